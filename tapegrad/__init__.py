@@ -1,0 +1,23 @@
+"""tapegrad: a NumPy autograd framework with a reverse-mode tape.
+
+Tensors record the operations applied to them on a tape (a Wengert list);
+``backward`` sweeps it in reverse.  See the docs for the tape, the primitives
+and gradient checking.
+"""
+from .anomaly import detect_anomaly
+from .backward import grad
+from .creation import (arange, bool_, default_generator, eye, float16, float32, float64,
+                       from_numpy, full, full_like, get_default_dtype, int32, int64, linspace,
+                       manual_seed, ones, ones_like, rand, randint, randn, set_default_dtype,
+                       tensor, zeros, zeros_like)
+from .errors import (AnomalyError, BackwardError, InPlaceError, OpError, PrimitiveBugError,
+                     TapegradError)
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .ledger import Contribution, contributions
+from .ops import *  # noqa: F401,F403
+from .ops import __all__ as _ops_all  # noqa: F401
+from .primitive import COMPOSITES, REGISTRY, Primitive, composite, primitive
+from .tape import Record, Tape, scope
+from .tensor import Tensor
+
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""Exceptions and the helpers that make their messages name op, shapes and source line."""
+import os
+import sys
+
+
+class TapegradError(Exception):
+    """Base class of every error tapegrad raises on purpose."""
+
+
+class OpError(TapegradError, ValueError):
+    """An operation got inputs it cannot handle (shapes, axes, dtypes)."""
+
+
+class BackwardError(TapegradError, RuntimeError):
+    """Backward cannot run: released graph, modified saved tensor, bad gradient."""
+
+
+class InPlaceError(TapegradError, RuntimeError):
+    """An in-place operation on a tensor the tape depends on."""
+
+
+class PrimitiveBugError(TapegradError, RuntimeError):
+    """A primitive's vjp returned something of the wrong shape, dtype or count."""
+
+
+class AnomalyError(TapegradError, FloatingPointError):
+    """Raised under ``detect_anomaly`` by the first operation producing NaN or Inf."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def is_internal(filename):
+    """True for frames inside the tapegrad package (skipped when finding the user's line)."""
+    return filename.startswith(_PACKAGE_DIR)
+
+
+def user_frame(depth=1):
+    """The innermost frame outside tapegrad, for error messages raised now."""
+    f = sys._getframe(depth)
+    while f is not None and is_internal(f.f_code.co_filename):
+        f = f.f_back
+    return f
+
+
+def line_of(code, lasti):
+    """Source line of bytecode offset ``lasti`` in ``code`` (resolved lazily: cheap to record)."""
+    if code is None:
+        return None
+    for start, end, line in code.co_lines():
+        if start <= lasti < end:
+            return line
+    return code.co_firstlineno
+
+
+def format_site(code, lasti):
+    """``file.py:12`` for a recorded (code, offset) pair."""
+    if code is None:
+        return "<unknown>"
+    return f"{os.path.basename(code.co_filename)}:{line_of(code, lasti)}"
+
+
+def here():
+    """``file.py:12`` of the user's current line."""
+    f = user_frame(2)
+    return format_site(f.f_code, f.f_lasti) if f is not None else "<unknown>"
+
+
+def describe(value):
+    """Short description of an operand: ``Tensor(3, 4) float32`` or ``float 2.0``."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        kind = "Tensor" if type(value).__name__ in ("Tensor", "Parameter") else "array"
+        return f"{kind}{tuple(shape)} {dtype}"
+    return f"{type(value).__name__} {value!r}"[:60]

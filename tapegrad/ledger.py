@@ -1,0 +1,99 @@
+"""Per-use gradient contributions of leaves: where each part of ``W.grad`` came from.
+
+Each time a consuming operation adds into a leaf's gradient during backward,
+the ledger notes the operation (tape index, name, scope path, time step, source
+line) and the contribution's norm -- and the array itself when asked.  The
+entries of a leaf sum to its ``.grad``: this is what the graph renderer's
+gradient rail draws for a weight shared across time steps.
+"""
+import weakref
+
+from .backend import xp
+from .errors import format_site
+from .tape import scope_path
+
+
+class Contribution:
+    """One term of a leaf's gradient sum (formatting is done lazily, when read)."""
+
+    __slots__ = ("index", "op", "_scope", "_code", "_lasti", "norm", "value")
+
+    def __init__(self, rec, norm, value):
+        self.index = rec.index          # tape index of the consuming operation
+        self.op = rec.op.name           # its primitive's name
+        self._scope = rec.scope
+        self._code = rec.code
+        self._lasti = rec.lasti
+        self.norm = norm                # Frobenius norm of the contribution
+        self.value = value              # the contribution array, when kept (else None)
+
+    @property
+    def scope(self):
+        """Scope path of the consuming operation, e.g. ``"rnn/l0[t=3]"``."""
+        return scope_path(self._scope)
+
+    @property
+    def step(self):
+        """Innermost time step of the scope path, or None."""
+        for frame in reversed(self._scope):
+            if frame.step is not None:
+                return frame.step
+        return None
+
+    @property
+    def site(self):
+        return format_site(self._code, self._lasti)
+
+    def __repr__(self):
+        step = "" if self.step is None else f" t={self.step}"
+        return f"<Contribution {self.op}#{self.index}{step} norm={self.norm:.4g}>"
+
+
+_LEDGERS = {}   # id(leaf) -> (weak reference to the leaf, entries in reverse tape order)
+
+
+def _entries(leaf):
+    item = _LEDGERS.get(id(leaf))
+    return item[1] if item is not None and item[0]() is leaf else None
+
+
+def contributions(leaf):
+    """The contributions to ``leaf.grad``, in tape order (empty before any backward).
+
+    Entries accumulate across backward calls exactly as ``.grad`` does and
+    start afresh when a backward finds ``leaf.grad`` is None.
+    """
+    entries = _entries(leaf)
+    return list(reversed(entries)) if entries else []
+
+
+class Ledger:
+    """Collects contributions during one backward; ``publish`` attaches them to leaves."""
+
+    __slots__ = ("keep", "entries")
+
+    def __init__(self, keep):
+        self.keep = keep
+        self.entries = {}
+
+    def add(self, leaf, rec, c):
+        flat = c.reshape(-1)
+        norm = float(xp.sqrt(xp.dot(flat, flat)))
+        value = None
+        if self.keep:
+            value = xp.array(c, copy=True)
+            value.flags.writeable = False
+        entries = self.entries.get(leaf)
+        if entries is None:
+            entries = self.entries[leaf] = []
+        entries.append(Contribution(rec, norm, value))
+
+    def publish(self, leaf, fresh):
+        """Attach this sweep's entries for ``leaf``; ``fresh`` if its .grad was None before."""
+        entries = self.entries.get(leaf)
+        if entries is None:
+            return
+        prev = None if fresh else _entries(leaf)
+        key = id(leaf)
+        ref = weakref.ref(leaf, lambda _, key=key: _LEDGERS.pop(key, None))
+        _LEDGERS[key] = (ref, entries + prev if prev else entries)

@@ -1,0 +1,316 @@
+"""Elementwise primitives (broadcasting everywhere), each forward beside its vjp.
+
+Subgradient choices at non-differentiable points (documented, PyTorch's):
+``relu``/``leaky_relu``/``elu`` use the left derivative at 0, ``abs`` uses 0
+at 0, ``maximum``/``minimum`` split the gradient equally between tied inputs,
+``clip`` passes the gradient at its bounds.  ``pow``'s gradient with respect
+to the exponent is 0 where the base is not positive.
+"""
+import numpy
+
+from ..backend import xp
+from ..primitive import primitive
+from ._util import nondifferentiable
+
+
+def _ew(n, domain=None):
+    """Test sampler: ``n`` arrays of mutually broadcastable shapes, values in ``domain``."""
+    def sampler(draw, s, dtype):
+        return s.elementwise(draw, dtype, n, domain), {}
+    return sampler
+
+
+def _with_params(n, domain, **param_strategies):
+    def sampler(draw, s, dtype):
+        params = {k: draw(v(s)) for k, v in param_strategies.items()}
+        return s.elementwise(draw, dtype, n, domain), params
+    return sampler
+
+
+# ---------------------------------------------------------------- arithmetic
+@primitive(sampler=_ew(2), reference=numpy.add)
+def add(x, y):
+    return xp.add(x, y)
+
+
+@add.defvjp
+def _(g, out, x, y):
+    return g, g
+
+
+@primitive(sampler=_ew(2), reference=numpy.subtract)
+def sub(x, y):
+    return xp.subtract(x, y)
+
+
+@sub.defvjp
+def _(g, out, x, y, needs):
+    return g, (-g if needs[1] else None)
+
+
+@primitive(sampler=_ew(2), reference=numpy.multiply)
+def mul(x, y):
+    return xp.multiply(x, y)
+
+
+@mul.defvjp
+def _(g, out, x, y, needs):
+    return (g * y if needs[0] else None), (g * x if needs[1] else None)
+
+
+@primitive(sampler=_ew(2, ("any", "nonzero")), reference=numpy.divide)
+def div(x, y):
+    return xp.divide(x, y)
+
+
+@div.defvjp
+def _(g, out, x, y, needs):
+    gx = g / y
+    return (gx if needs[0] else None), (-gx * out if needs[1] else None)
+
+
+@primitive(sampler=_ew(1), reference=numpy.negative)
+def neg(x):
+    return xp.negative(x)
+
+
+@neg.defvjp
+def _(g, out, x):
+    return -g
+
+
+@primitive(sampler=_ew(2, ("positive", "any")), reference=numpy.power)
+def pow(x, y):
+    return xp.power(x, y)
+
+
+@pow.defvjp
+def _(g, out, x, y, needs):
+    gx = g * y * x ** (y - 1) if needs[0] else None
+    gy = None
+    if needs[1]:
+        positive = x > 0
+        gy = where(positive, g * out * log(where(positive, x, 1.0)), 0.0)
+    return gx, gy
+
+
+# ------------------------------------------------------------ transcendental
+@primitive(sampler=_ew(1), reference=numpy.exp)
+def exp(x):
+    return xp.exp(x)
+
+
+@exp.defvjp
+def _(g, out, x):
+    return g * out
+
+
+@primitive(sampler=_ew(1, "positive"), reference=numpy.log)
+def log(x):
+    return xp.log(x)
+
+
+@log.defvjp
+def _(g, out, x):
+    return g / x
+
+
+@primitive(sampler=_ew(1, "positive"), reference=numpy.sqrt)
+def sqrt(x):
+    return xp.sqrt(x)
+
+
+@sqrt.defvjp
+def _(g, out, x):
+    return g / (2.0 * out)
+
+
+@primitive(sampler=_ew(1), reference=numpy.sin)
+def sin(x):
+    return xp.sin(x)
+
+
+@sin.defvjp
+def _(g, out, x):
+    return g * cos(x)
+
+
+@primitive(sampler=_ew(1), reference=numpy.cos)
+def cos(x):
+    return xp.cos(x)
+
+
+@cos.defvjp
+def _(g, out, x):
+    return -(g * sin(x))
+
+
+@primitive(sampler=_ew(1), reference=numpy.tanh)
+def tanh(x):
+    return xp.tanh(x)
+
+
+@tanh.defvjp
+def _(g, out, x):
+    return g * (1.0 - out * out)
+
+
+@primitive(sampler=_ew(1), reference=lambda x: 1.0 / (1.0 + numpy.exp(-x)))
+def sigmoid(x):
+    """Logistic function, computed as 0.5 + 0.5 tanh(x / 2): never overflows."""
+    return 0.5 + 0.5 * xp.tanh(0.5 * x)
+
+
+@sigmoid.defvjp
+def _(g, out, x):
+    return g * out * (1.0 - out)
+
+
+@primitive(sampler=_with_params(1, None, beta=lambda s: s.st.sampled_from([0.5, 1.0, 2.0])),
+           reference=lambda x, beta=1.0: numpy.log1p(numpy.exp(beta * x)) / beta)
+def softplus(x, beta=1.0):
+    """log(1 + exp(beta x)) / beta, computed stably for every x."""
+    return xp.logaddexp(0.0, beta * x) / beta
+
+
+@softplus.defvjp
+def _(g, out, x, beta=1.0):
+    return g * sigmoid(beta * x)
+
+
+# --------------------------------------------------------- piecewise / kinks
+@primitive(sampler=_ew(1, "away_from_zero"), reference=lambda x: x * (x > 0))
+def relu(x):
+    return xp.maximum(x, 0)
+
+
+@relu.defvjp
+def _(g, out, x):
+    return where(x > 0, g, 0.0)
+
+
+@primitive(sampler=_with_params(1, "away_from_zero",
+                                negative_slope=lambda s: s.st.sampled_from([0.01, 0.2])),
+           reference=lambda x, negative_slope=0.01: numpy.where(x > 0, x, negative_slope * x))
+def leaky_relu(x, negative_slope=0.01):
+    return xp.where(x > 0, x, x * negative_slope)
+
+
+@leaky_relu.defvjp
+def _(g, out, x, negative_slope=0.01):
+    return where(x > 0, g, g * negative_slope)
+
+
+@primitive(sampler=_with_params(1, "away_from_zero", alpha=lambda s: s.st.sampled_from([1.0, 0.5])),
+           reference=lambda x, alpha=1.0: numpy.where(x > 0, x, alpha * (numpy.exp(x) - 1)))
+def elu(x, alpha=1.0):
+    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+
+@elu.defvjp
+def _(g, out, x, alpha=1.0):
+    return where(x > 0, g, g * (out + alpha))
+
+
+@primitive(sampler=_ew(1, "away_from_zero"), reference=numpy.abs)
+def abs(x):
+    return xp.abs(x)
+
+
+@abs.defvjp
+def _(g, out, x):
+    return g * sign(x)
+
+
+@primitive(sampler=_ew(2, "distinct"), reference=numpy.maximum)
+def maximum(x, y):
+    return xp.maximum(x, y)
+
+
+@maximum.defvjp
+def _(g, out, x, y):
+    gx = where(x > y, g, where(x == y, 0.5 * g, 0.0))
+    return gx, g - gx
+
+
+@primitive(sampler=_ew(2, "distinct"), reference=numpy.minimum)
+def minimum(x, y):
+    return xp.minimum(x, y)
+
+
+@minimum.defvjp
+def _(g, out, x, y):
+    gx = where(x < y, g, where(x == y, 0.5 * g, 0.0))
+    return gx, g - gx
+
+
+def _clip_sampler(draw, s, dtype):
+    (x,) = s.elementwise(draw, dtype, 1, "clip_safe")
+    lo, hi = draw(s.st.sampled_from([(-0.5, 0.5), (None, 0.3), (-0.3, None)]))
+    return (x,), {"min": lo, "max": hi}
+
+
+@primitive(sampler=_clip_sampler, reference=lambda x, min=None, max=None: numpy.clip(x, min, max))
+def clip(x, min=None, max=None):
+    """Clamp into [min, max] (either bound may be None); PyTorch's ``clamp``."""
+    if min is None and max is None:
+        raise ValueError("clip needs at least one of min and max")
+    return xp.clip(x, min, max)
+
+
+@clip.defvjp
+def _(g, out, x, min=None, max=None):
+    inside = (x >= min) if min is not None else None
+    if max is not None:
+        inside = (x <= max) if inside is None else logical_and(inside, x <= max)
+    return where(inside, g, 0.0)
+
+
+def _where_sampler(draw, s, dtype):
+    x, y = s.elementwise(draw, dtype, 2, None)
+    cond = draw(s.bool_array(numpy.broadcast_shapes(x.shape, y.shape)))
+    return (cond, x, y), {}
+
+
+@primitive(sampler=_where_sampler, reference=numpy.where)
+def where(condition, x, y):
+    """``x`` where ``condition`` holds, else ``y`` (broadcasting); no gradient to condition."""
+    return xp.where(condition, x, y)
+
+
+@where.defvjp
+def _(g, out, condition, x, y, needs):
+    gx = where(condition, g, 0.0) if needs[1] else None
+    gy = where(condition, 0.0, g) if needs[2] else None
+    return None, gx, gy
+
+
+def _cast_sampler(draw, s, dtype):
+    (x,) = s.elementwise(draw, dtype, 1, None)
+    return (x,), {"dtype": numpy.dtype(numpy.float64 if dtype == numpy.float32 else numpy.float32)}
+
+
+@primitive(sampler=_cast_sampler, reference=lambda x, dtype: x.astype(dtype))
+def cast(x, *, dtype):
+    """Convert to ``dtype``; the gradient is converted back to the input's dtype."""
+    return x.astype(dtype)
+
+
+@cast.defvjp
+def _(g, out, x, dtype):
+    return cast(g, dtype=x.dtype)
+
+
+# ------------------------------------------------------ no gradient (masks)
+sign = nondifferentiable(xp.sign)
+lt = nondifferentiable(xp.less)
+le = nondifferentiable(xp.less_equal)
+gt = nondifferentiable(xp.greater)
+ge = nondifferentiable(xp.greater_equal)
+eq = nondifferentiable(xp.equal)
+ne = nondifferentiable(xp.not_equal)
+logical_and = nondifferentiable(xp.logical_and)
+logical_or = nondifferentiable(xp.logical_or)
+logical_not = nondifferentiable(xp.logical_not)
+isfinite = nondifferentiable(xp.isfinite)
+isnan = nondifferentiable(xp.isnan)

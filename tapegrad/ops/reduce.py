@@ -1,0 +1,229 @@
+"""Reductions: sum, amax, amin, logsumexp (primitives) and mean, max, min, softmax (composed).
+
+Primitives take canonical parameters: ``axis`` a sorted tuple of non-negative
+ints (or None for all) and ``keepdims`` a bool.  The public functions accept
+PyTorch's ``dim``/``keepdim`` (or NumPy's ``axis``/``keepdims``) and normalise.
+"""
+from collections import namedtuple
+
+import numpy
+
+from ..backend import xp
+from ..primitive import composite, primitive
+from ._util import nondifferentiable, normalize_axes, pick
+from .elementwise import exp, where
+from .shape import broadcast_to, reshape
+
+
+def _reduce_sampler(domain=None):
+    def sampler(draw, s, dtype):
+        x = draw(s.array(dtype, domain=domain, min_dims=0))
+        axis = draw(s.axes(x.ndim))
+        keepdims = draw(s.st.booleans())
+        return (x,), {"axis": normalize_axes(axis, x.ndim, "test"), "keepdims": keepdims}
+    return sampler
+
+
+def _kept_shape(shape, axis):
+    """Shape of a keepdims reduction of ``shape`` over ``axis``."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+def _expand(g, x_shape, axis, keepdims):
+    """Cotangent of a reduction, reshaped so it broadcasts against the input."""
+    if keepdims:
+        return g
+    return reshape(g, _kept_shape(x_shape, axis))
+
+
+@primitive(sampler=_reduce_sampler(),
+           reference=lambda x, axis=None, keepdims=False: numpy.sum(x, axis, keepdims=keepdims))
+def reduce_sum(x, axis=None, keepdims=False):
+    return xp.sum(x, axis=axis, keepdims=keepdims)
+
+
+@reduce_sum.defvjp
+def _(g, out, x, axis=None, keepdims=False):
+    return broadcast_to(_expand(g, x.shape, axis, keepdims), x.shape)
+
+
+def _extremum_vjp(g, out, x, axis=None, keepdims=False):
+    """Gradient of max/min: shared equally among the elements that attain it."""
+    out_k = _expand(out, x.shape, axis, keepdims)
+    g_k = _expand(g, x.shape, axis, keepdims)
+    hit = x == out_k
+    count = reduce_sum(hit, axis=axis, keepdims=True)
+    return where(hit, g_k / count, 0.0)
+
+
+@primitive(sampler=_reduce_sampler("distinct"),
+           reference=lambda x, axis=None, keepdims=False: numpy.amax(x, axis, keepdims=keepdims))
+def reduce_max(x, axis=None, keepdims=False):
+    return xp.max(x, axis=axis, keepdims=keepdims)
+
+
+reduce_max.defvjp(_extremum_vjp)
+
+
+@primitive(sampler=_reduce_sampler("distinct"),
+           reference=lambda x, axis=None, keepdims=False: numpy.amin(x, axis, keepdims=keepdims))
+def reduce_min(x, axis=None, keepdims=False):
+    return xp.min(x, axis=axis, keepdims=keepdims)
+
+
+reduce_min.defvjp(_extremum_vjp)
+
+
+def _naive_logsumexp(x, axis=None, keepdims=False):
+    return numpy.log(numpy.sum(numpy.exp(x), axis=axis, keepdims=keepdims))
+
+
+@primitive(sampler=_reduce_sampler(), reference=_naive_logsumexp)
+def reduce_logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over ``axis``, shifted by the maximum so it never overflows."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    s = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    return s if keepdims else xp.reshape(s, xp.sum(x, axis=axis).shape if axis is not None
+                                         else ())
+
+
+@reduce_logsumexp.defvjp
+def _(g, out, x, axis=None, keepdims=False):
+    return _expand(g, x.shape, axis, keepdims) * exp(x - _expand(out, x.shape, axis, keepdims))
+
+
+def sum_to_shape(g, shape):
+    """Sum ``g`` over the axes along which ``shape`` was broadcast to ``g.shape``."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = reduce_sum(g, axis=axes)
+    if g.shape != tuple(shape):
+        g = reshape(g, shape=tuple(shape))
+    return g
+
+
+# -------------------------------------------------------------- public API
+def _axes_kw(x, dim, keepdim, axis, keepdims, opname):
+    d = pick(dim, axis, None, opname)
+    k = keepdim if keepdims is None else keepdims
+    return normalize_axes(d, x.ndim, opname), bool(k)
+
+
+def _public_sampler(draw, s, dtype, domain=None):
+    x = draw(s.array(dtype, domain=domain, min_dims=1))
+    return (x,), {"dim": draw(s.axes(x.ndim)), "keepdim": draw(s.st.booleans())}
+
+
+@composite(sampler=_public_sampler,
+           reference=lambda x, dim=None, keepdim=False: numpy.sum(x, dim, keepdims=keepdim))
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Sum over ``dim`` (an int, a tuple, or None for all); ``keepdim`` keeps reduced dims as 1."""
+    a, k = _axes_kw(x, dim, keepdim, axis, keepdims, "sum")
+    return reduce_sum(x, axis=a, keepdims=k)
+
+
+@composite(sampler=_public_sampler,
+           reference=lambda x, dim=None, keepdim=False: numpy.mean(x, dim, keepdims=keepdim))
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Mean over ``dim`` (sum times 1/n: stays in the input's dtype)."""
+    a, k = _axes_kw(x, dim, keepdim, axis, keepdims, "mean")
+    n = 1
+    for i in (range(x.ndim) if a is None else a):
+        n *= x.shape[i]
+    return reduce_sum(x, axis=a, keepdims=k) * (1.0 / n if n else float("nan"))
+
+
+@composite(sampler=_public_sampler,
+           reference=lambda x, dim=None, keepdim=False: numpy.log(
+               numpy.sum(numpy.exp(x), dim, keepdims=keepdim)))
+def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Numerically stable log(sum(exp(x))) over ``dim``."""
+    a, k = _axes_kw(x, dim, keepdim, axis, keepdims, "logsumexp")
+    return reduce_logsumexp(x, axis=a, keepdims=k)
+
+
+def _distinct_sampler(draw, s, dtype):
+    return _public_sampler(draw, s, dtype, "distinct")
+
+
+@composite(sampler=_distinct_sampler,
+           reference=lambda x, dim=None, keepdim=False: numpy.amax(x, dim, keepdims=keepdim))
+def amax(x, dim=None, keepdim=False):
+    """Largest value over ``dim``; the gradient is shared equally among ties."""
+    return reduce_max(x, axis=normalize_axes(dim, x.ndim, "amax"), keepdims=bool(keepdim))
+
+
+@composite(sampler=_distinct_sampler,
+           reference=lambda x, dim=None, keepdim=False: numpy.amin(x, dim, keepdims=keepdim))
+def amin(x, dim=None, keepdim=False):
+    """Smallest value over ``dim``; the gradient is shared equally among ties."""
+    return reduce_min(x, axis=normalize_axes(dim, x.ndim, "amin"), keepdims=bool(keepdim))
+
+
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
+
+
+def _argext(fn, x, dim, keepdim, opname):
+    if dim is None:
+        return fn(x)
+    axis = normalize_axes(dim, x.ndim, opname)[0]
+    return fn(x, axis=axis, keepdims=keepdim)
+
+
+argmax_array = nondifferentiable(lambda x, axis=None, keepdims=False:
+                                 xp.argmax(x, axis=axis, keepdims=keepdims))
+argmin_array = nondifferentiable(lambda x, axis=None, keepdims=False:
+                                 xp.argmin(x, axis=axis, keepdims=keepdims))
+
+
+def argmax(x, dim=None, keepdim=False):
+    """Index of the largest value (over all elements when ``dim`` is None)."""
+    return _argext(argmax_array, x, dim, keepdim, "argmax")
+
+
+def argmin(x, dim=None, keepdim=False):
+    """Index of the smallest value (over all elements when ``dim`` is None)."""
+    return _argext(argmin_array, x, dim, keepdim, "argmin")
+
+
+def max(x, dim=None, keepdim=False):
+    """PyTorch's ``max``: the largest value, or with ``dim`` a (values, indices) pair."""
+    if dim is None:
+        return amax(x)
+    return MaxMin(amax(x, dim, keepdim), argmax(x, dim, keepdim))
+
+
+def min(x, dim=None, keepdim=False):
+    """PyTorch's ``min``: the smallest value, or with ``dim`` a (values, indices) pair."""
+    if dim is None:
+        return amin(x)
+    return MaxMin(amin(x, dim, keepdim), argmin(x, dim, keepdim))
+
+
+def _softmax_sampler(draw, s, dtype):
+    x = draw(s.array(dtype, min_dims=1))
+    return (x,), {"dim": draw(s.st.integers(-x.ndim, x.ndim - 1))}
+
+
+def _softmax_ref(x, dim=-1):
+    e = numpy.exp(x - numpy.max(x, dim, keepdims=True))
+    return e / numpy.sum(e, dim, keepdims=True)
+
+
+@composite(sampler=_softmax_sampler, reference=_softmax_ref)
+def softmax(x, dim=-1):
+    """exp(x - logsumexp(x)) along ``dim``: stable for any input magnitude."""
+    return exp(log_softmax(x, dim))
+
+
+@composite(sampler=_softmax_sampler, reference=lambda x, dim=-1: numpy.log(_softmax_ref(x, dim)))
+def log_softmax(x, dim=-1):
+    """x - logsumexp(x) along ``dim``: stable for any input magnitude."""
+    axis = normalize_axes(dim, x.ndim, "log_softmax")
+    return x - reduce_logsumexp(x, axis=axis, keepdims=True)
+

@@ -1,0 +1,406 @@
+"""Shape primitives: reshape, permute, broadcast_to, getitem, concatenate, stack, split, unbind.
+
+Everything else that moves data around (squeeze, unsqueeze, flatten, swapaxes,
+expand, chunk ...) is composed from these.  ``split`` and ``unbind`` are
+multi-output primitives: their vjp gets one cotangent per output and joins them
+with a single ``concatenate``/``stack`` -- what makes slicing a sequence into
+time steps cost O(T), not O(T^2).
+"""
+import builtins
+
+import numpy
+
+from ..backend import xp
+from ..errors import OpError, here
+from ..primitive import composite, primitive
+from ..tensor import TENSOR_TYPES
+from ._util import normalize_axes, normalize_axis
+
+
+# ------------------------------------------------------------------ reshape
+def _reshape_sampler(draw, s, dtype):
+    x = draw(s.array(dtype))
+    return (x,), {"shape": draw(s.reshape_target(x.shape))}
+
+
+def _explain_reshape(exc, x, *, shape):
+    return (f"cannot reshape {x.size} elements (shape {x.shape}) into {shape}: the element "
+            f"counts must match (one dimension may be -1 to infer it).")
+
+
+@primitive(sampler=_reshape_sampler, reference=numpy.reshape, explain=_explain_reshape)
+def reshape(x, *, shape):
+    return xp.reshape(x, shape)
+
+
+@reshape.defvjp
+def _(g, out, x, shape):
+    return reshape(g, shape=x.shape)
+
+
+# ------------------------------------------------------------------ permute
+def _permute_sampler(draw, s, dtype):
+    x = draw(s.array(dtype))
+    return (x,), {"axes": tuple(draw(s.st.permutations(range(x.ndim))))}
+
+
+@primitive(sampler=_permute_sampler, reference=numpy.transpose)
+def permute(x, *, axes):
+    """Reorder dimensions: output dim i is input dim ``axes[i]`` (NumPy's ``transpose``)."""
+    return xp.transpose(x, axes)
+
+
+@permute.defvjp
+def _(g, out, x, axes):
+    return permute(g, axes=tuple(numpy.argsort(axes)))
+
+
+# ------------------------------------------------------------- broadcast_to
+def _broadcast_sampler(draw, s, dtype):
+    x = draw(s.array(dtype))
+    return (x,), {"shape": draw(s.broadcast_target(x.shape))}
+
+
+@primitive(sampler=_broadcast_sampler, reference=numpy.broadcast_to)
+def broadcast_to(x, *, shape):
+    return xp.broadcast_to(x, shape)
+
+
+@broadcast_to.defvjp
+def _(g, out, x, shape):
+    from .reduce import sum_to_shape
+    return sum_to_shape(g, x.shape)
+
+
+# ------------------------------------------------------------------ getitem
+def _is_basic(index):
+    """True for an index of ints, slices, None and Ellipsis only (a view, no repeats)."""
+    parts = index if type(index) is tuple else (index,)
+    return builtins.all(p is None or p is Ellipsis or isinstance(p, (int, numpy.integer, slice))
+                        for p in parts)
+
+
+def _getitem_sampler(draw, s, dtype):
+    x = draw(s.array(dtype, min_dims=1))
+    return (x,), {"index": draw(s.index(x.shape))}
+
+
+@primitive(sampler=_getitem_sampler, reference=lambda x, index: x[index])
+def getitem(x, *, index):
+    """``x[index]`` with NumPy semantics (basic and advanced indexing)."""
+    return x[index]
+
+
+@getitem.defvjp
+def _(g, out, x, index):
+    return index_add(g, index=index, shape=x.shape)
+
+
+def _index_add_sampler(draw, s, dtype):
+    shape = draw(s.shape(min_dims=1))
+    index = draw(s.index(shape))
+    g = draw(s.array(dtype, shape=numpy.zeros(shape)[index].shape))
+    return (g,), {"index": index, "shape": shape}
+
+
+def _index_add_ref(g, index, shape):
+    z = numpy.zeros(shape, dtype=g.dtype)
+    numpy.add.at(z, index, g)
+    return z
+
+
+@primitive(sampler=_index_add_sampler, reference=_index_add_ref)
+def index_add(g, *, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices add up).
+
+    The transpose of ``getitem``, and so its vjp.
+    """
+    z = xp.zeros(shape, dtype=g.dtype)
+    if _is_basic(index):
+        z[index] = g
+    else:
+        xp.add.at(z, index, g)
+    return z
+
+
+@index_add.defvjp
+def _(g, out, gin, index, shape):
+    return getitem(g, index=index)
+
+
+# -------------------------------------------------------- concatenate/stack
+def _join_sampler(stacked):
+    def sampler(draw, s, dtype):
+        xs, axis = draw(s.joinable(dtype, stacked))
+        return tuple(xs), {"axis": axis}
+    return sampler
+
+
+@primitive(sampler=_join_sampler(False),
+           reference=lambda *xs, axis: numpy.concatenate(xs, axis))
+def concatenate(*xs, axis):
+    return xp.concatenate(xs, axis=axis)
+
+
+@concatenate.defvjp
+def _(g, out, *xs, axis):
+    sizes = tuple(x.shape[axis] for x in xs)
+    if len(xs) == 1:
+        return g
+    return split_sizes(g, sizes=sizes, axis=axis)
+
+
+@primitive(sampler=_join_sampler(True), reference=lambda *xs, axis: numpy.stack(xs, axis))
+def stack_(*xs, axis):
+    return xp.stack(xs, axis=axis)
+
+
+@stack_.defvjp
+def _(g, out, *xs, axis):
+    if len(xs) == 1:
+        return reshape(g, shape=xs[0].shape)
+    return unbind_(g, axis=axis)
+
+
+# ------------------------------------------------------------ split/unbind
+def _split_sampler(draw, s, dtype):
+    x = draw(s.array(dtype, min_dims=1))
+    axis = draw(s.st.integers(0, x.ndim - 1))
+    sizes = draw(s.partition(x.shape[axis]))
+    return (x,), {"sizes": sizes, "axis": axis}
+
+
+def _split_ref(x, sizes, axis):
+    return tuple(numpy.split(x, numpy.cumsum(sizes)[:-1], axis=axis))
+
+
+@primitive(multi=True, sampler=_split_sampler, reference=_split_ref)
+def split_sizes(x, *, sizes, axis):
+    """Cut ``x`` along ``axis`` into pieces of the given ``sizes`` (a multi-output primitive)."""
+    return tuple(xp.split(x, numpy.cumsum(sizes)[:-1].tolist(), axis=axis))
+
+
+@split_sizes.defvjp
+def _(gs, outs, x, sizes, axis):
+    return concatenate(*gs, axis=axis)
+
+
+def _unbind_sampler(draw, s, dtype):
+    x = draw(s.array(dtype, min_dims=1))
+    return (x,), {"axis": draw(s.st.integers(0, x.ndim - 1))}
+
+
+@primitive(multi=True, sampler=_unbind_sampler,
+           reference=lambda x, axis: tuple(numpy.moveaxis(x, axis, 0)))
+def unbind_(x, *, axis):
+    """The slices of ``x`` along ``axis``, each without that axis (a multi-output primitive)."""
+    if axis == 0:
+        return tuple(x)
+    return tuple(xp.moveaxis(x, axis, 0))
+
+
+@unbind_.defvjp
+def _(gs, outs, x, axis):
+    return stack_(*gs, axis=axis)
+
+
+# --------------------------------------------------------------- composites
+def _one_array(draw, s, dtype, **kw):
+    return draw(s.array(dtype, min_dims=1, **kw))
+
+
+def _squeeze_sampler(draw, s, dtype):
+    x = draw(s.array(dtype, shape=draw(s.shape_with_ones())))
+    ones = [i for i, n in enumerate(x.shape) if n == 1]
+    dim = draw(s.st.sampled_from([None] + ones)) if ones else None
+    return (x,), {"dim": dim}
+
+
+@composite(sampler=_squeeze_sampler,
+           reference=lambda x, dim=None: numpy.squeeze(x, dim))
+def squeeze(x, dim=None):
+    """Remove dimensions of size 1 (all of them, or ``dim`` if it has size 1)."""
+    shape = x.shape
+    if dim is None:
+        new = tuple(n for n in shape if n != 1)
+    else:
+        axes = normalize_axes(dim, len(shape), "squeeze")
+        new = tuple(n for i, n in enumerate(shape) if not (i in axes and n == 1))
+    return reshape(x, shape=new) if new != shape else x
+
+
+def _unsqueeze_sampler(draw, s, dtype):
+    x = draw(s.array(dtype))
+    return (x,), {"dim": draw(s.st.integers(-x.ndim - 1, x.ndim))}
+
+
+@composite(sampler=_unsqueeze_sampler, reference=lambda x, dim: numpy.expand_dims(x, dim))
+def unsqueeze(x, dim):
+    """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
+    shape = x.shape
+    d = normalize_axis(dim, len(shape) + 1, "unsqueeze")
+    return reshape(x, shape=shape[:d] + (1,) + shape[d:])
+
+
+expand_dims = unsqueeze
+
+
+def _flatten_sampler(draw, s, dtype):
+    x = draw(s.array(dtype, min_dims=1))
+    a = draw(s.st.integers(0, x.ndim - 1))
+    b = draw(s.st.integers(a, x.ndim - 1))
+    return (x,), {"start_dim": a, "end_dim": b}
+
+
+def _flatten_ref(x, start_dim=0, end_dim=-1):
+    shape = x.shape
+    end = end_dim % len(shape)
+    return x.reshape(shape[:start_dim] + (-1,) + shape[end + 1:])
+
+
+@composite(sampler=_flatten_sampler, reference=_flatten_ref)
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dimensions ``start_dim..end_dim`` into one."""
+    shape = x.shape
+    if not shape:
+        return reshape(x, shape=(1,))
+    a = normalize_axis(start_dim, len(shape), "flatten")
+    b = normalize_axis(end_dim, len(shape), "flatten")
+    n = 1
+    for i in range(a, b + 1):
+        n *= shape[i]
+    return reshape(x, shape=shape[:a] + (n,) + shape[b + 1:])
+
+
+def _swap_sampler(draw, s, dtype):
+    x = draw(s.array(dtype, min_dims=1))
+    return (x,), {"dim0": draw(s.st.integers(-x.ndim, x.ndim - 1)),
+                  "dim1": draw(s.st.integers(-x.ndim, x.ndim - 1))}
+
+
+@composite(sampler=_swap_sampler, reference=lambda x, dim0, dim1: numpy.swapaxes(x, dim0, dim1))
+def swapaxes(x, dim0, dim1):
+    """Swap two dimensions."""
+    n = x.ndim
+    a = normalize_axis(dim0, n, "swapaxes")
+    b = normalize_axis(dim1, n, "swapaxes")
+    if a == b:
+        return x
+    axes = list(range(n))
+    axes[a], axes[b] = b, a
+    return permute(x, axes=tuple(axes))
+
+
+transpose = swapaxes
+
+
+def _expand_sampler(draw, s, dtype):
+    x = draw(s.array(dtype))
+    return (x,) + tuple(draw(s.broadcast_target(x.shape))), {}
+
+
+@composite(sampler=_expand_sampler, reference=lambda x, *shape: numpy.broadcast_to(x, shape))
+def expand(x, *sizes):
+    """PyTorch's ``expand``: broadcast to ``sizes``; -1 keeps a dimension's size."""
+    if len(sizes) == 1 and not isinstance(sizes[0], (int, numpy.integer)):
+        sizes = tuple(sizes[0])
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+    return broadcast_to(x, shape=shape)
+
+
+def _tensors(seq, opname):
+    if type(seq) in TENSOR_TYPES or not isinstance(seq, (list, tuple)):
+        raise OpError(f"{opname}: expected a list or tuple of tensors, got "
+                      f"{type(seq).__name__}. At {here()}")
+    if not seq:
+        raise OpError(f"{opname}: expected a non-empty list of tensors. At {here()}")
+    return seq
+
+
+def _cat_sampler(draw, s, dtype):
+    xs, axis = draw(s.joinable(dtype, False))
+    return (list(xs),), {"dim": axis}
+
+
+@composite(sampler=_cat_sampler, reference=lambda xs, dim=0: numpy.concatenate(xs, dim))
+def cat(tensors, dim=0):
+    """Join tensors along an existing dimension (``torch.cat``)."""
+    tensors = _tensors(tensors, "cat")
+    axis = normalize_axis(dim, tensors[0].ndim, "cat")
+    _check_join(tensors, axis, "cat", stacked=False)
+    return concatenate(*tensors, axis=axis)
+
+
+def _stack_sampler(draw, s, dtype):
+    xs, axis = draw(s.joinable(dtype, True))
+    return (list(xs),), {"dim": axis}
+
+
+@composite(sampler=_stack_sampler, reference=lambda xs, dim=0: numpy.stack(xs, dim))
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new dimension ``dim``."""
+    tensors = _tensors(tensors, "stack")
+    axis = normalize_axis(dim, tensors[0].ndim + 1, "stack")
+    _check_join(tensors, axis, "stack", stacked=True)
+    return stack_(*tensors, axis=axis)
+
+
+def _check_join(tensors, axis, opname, stacked):
+    first = tensors[0].shape
+    for i, t in enumerate(tensors[1:], 1):
+        shape = t.shape
+        same = (shape == first) if stacked else (
+            len(shape) == len(first) and builtins.all(
+                a == b for j, (a, b) in enumerate(zip(shape, first)) if j != axis))
+        if not same:
+            need = "the same shape" if stacked else f"the same shape except in dim {axis}"
+            raise OpError(f"{opname}: tensor {i} has shape {tuple(shape)} but tensor 0 has "
+                          f"{tuple(first)}; all need {need}. At {here()}")
+
+
+def _public_split_sampler(draw, s, dtype):
+    x = draw(s.array(dtype, min_dims=1))
+    dim = draw(s.st.integers(0, x.ndim - 1))
+    n = x.shape[dim]
+    how = draw(s.st.one_of(s.st.integers(1, builtins.max(n, 1)), s.partition(n).map(list)))
+    return (x, how), {"dim": dim}
+
+
+def _public_split_ref(x, how, dim=0):
+    n = x.shape[dim]
+    sizes = how if isinstance(how, list) else [how] * (n // how) + ([n % how] if n % how else [])
+    return tuple(numpy.split(x, numpy.cumsum(sizes)[:-1], axis=dim))
+
+
+@composite(sampler=_public_split_sampler, reference=_public_split_ref)
+def split(x, split_size_or_sections, dim=0):
+    """``torch.split``: pieces of ``split_size`` along ``dim`` (the last may be smaller),
+    or pieces of the listed sizes."""
+    axis = normalize_axis(dim, x.ndim, "split")
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, (int, numpy.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise OpError(f"split: split_size must be positive, got {size}. At {here()}")
+        sizes = (size,) * (n // size) + ((n % size,) if n % size else ())
+    else:
+        sizes = tuple(int(v) for v in split_size_or_sections)
+        if builtins.sum(sizes) != n or builtins.any(v < 0 for v in sizes):
+            raise OpError(f"split: sizes {list(sizes)} must be non-negative and add up to "
+                          f"{n}, the length of dim {axis} (shape {tuple(x.shape)}). At {here()}")
+    if len(sizes) <= 1:
+        return (x,)
+    return split_sizes(x, sizes=sizes, axis=axis)
+
+
+def chunk(x, chunks, dim=0):
+    """``torch.chunk``: split into ``chunks`` pieces of equal size (the last may be smaller)."""
+    n = x.shape[normalize_axis(dim, x.ndim, "chunk")]
+    size = -(-n // chunks)
+    return split(x, builtins.max(size, 1), dim)
+
+
+def unbind(x, dim=0):
+    """The slices along ``dim`` as a tuple, each without that dim."""
+    return unbind_(x, axis=normalize_axis(dim, x.ndim, "unbind"))

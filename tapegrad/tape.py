@@ -1,0 +1,193 @@
+"""The tape: records of operations in execution order (a Wengert list).
+
+Every recorded operation becomes a :class:`Record` and is appended to the
+process-wide tape.  The tape holds records *weakly*: a record lives as long as
+a tensor it produced (or a later record that consumed it) is alive, so a graph
+that is never backpropagated is freed when its tensors go out of scope.
+``backward`` walks the tape from the loss's record back to the start.
+
+``with Tape() as tape:`` additionally keeps the records made inside the block
+strongly, for inspection (``print(tape)``) and ``tape.gradient``.
+"""
+import contextlib
+import weakref
+
+from .errors import format_site, line_of
+from .state import STATE
+
+
+class ScopeFrame(tuple):
+    """One level of a scope path: a name and an optional time step."""
+
+    __slots__ = ()
+
+    def __new__(cls, name, step=None):
+        return super().__new__(cls, (name, step))
+
+    name = property(lambda self: self[0])
+    step = property(lambda self: self[1])
+
+    def __str__(self):
+        return self[0] if self[1] is None else f"{self[0]}[t={self[1]}]"
+
+
+@contextlib.contextmanager
+def scope(name, step=None):
+    """Stamp every record made inside with ``name`` (and time ``step``).
+
+    Scopes nest into a path (``lstm.l0[t=3]``); the ``nn`` recurrent layers
+    stamp module path and time step, and the graph renderer clusters by them.
+    """
+    prev = STATE.scope
+    STATE.scope = prev + (ScopeFrame(str(name), step),)
+    try:
+        yield
+    finally:
+        STATE.scope = prev
+
+
+def scope_path(frames):
+    """``"lstm/l0[t=3]"`` for a tuple of scope frames."""
+    return "/".join(str(f) for f in frames)
+
+
+class Record:
+    """One operation on the tape: which primitive, on what, made where.
+
+    ``inputs`` are the operands as passed (tensors and constants); ``datas``
+    their arrays at record time (the saved values); ``out`` the output array
+    (a tuple for multi-output primitives).  ``stamp`` is the global in-place
+    counter at record time: an input whose version is newer was modified after
+    it was saved.  ``code``/``lasti`` locate the user's source line (the line
+    number is worked out only when shown).
+    """
+
+    __slots__ = ("index", "op", "inputs", "datas", "params", "needs", "out",
+                 "stamp", "code", "lasti", "scope", "pos", "retained",
+                 "released", "__weakref__")
+
+    @property
+    def site(self):
+        """``file.py:12`` where the operation was called."""
+        return format_site(self.code, self.lasti)
+
+    @property
+    def line(self):
+        return line_of(self.code, self.lasti)
+
+    @property
+    def filename(self):
+        return self.code.co_filename if self.code is not None else None
+
+    @property
+    def multi(self):
+        return type(self.out) is tuple
+
+    @property
+    def scope_path(self):
+        return scope_path(self.scope)
+
+    @property
+    def step(self):
+        """Innermost time step in the scope path, or None."""
+        for frame in reversed(self.scope):
+            if frame.step is not None:
+                return frame.step
+        return None
+
+    def __repr__(self):
+        state = " released" if self.released else ""
+        return f"<Record #{self.index} {self.op.name} at {self.site}{state}>"
+
+
+class _GlobalTape:
+    """All live records in execution order, held by weak reference.
+
+    Dead entries are dropped in amortized O(1) by compacting when the list has
+    doubled since the last compaction; each record knows its position.
+    """
+
+    def __init__(self):
+        self.refs = []
+        self.counter = 0
+        self.limit = 1 << 16
+
+    def append(self, rec):
+        refs = self.refs
+        rec.index = self.counter
+        self.counter += 1
+        rec.pos = len(refs)
+        refs.append(weakref.ref(rec))
+        if len(refs) >= self.limit:
+            self.compact()
+
+    def compact(self):
+        live = [r for r in self.refs if r() is not None]
+        for i, r in enumerate(live):
+            r().pos = i
+        self.refs = live
+        self.limit = max(2 * len(live), 1 << 16)
+
+    def reversed_from(self, pos):
+        """Live records at positions ``pos, pos-1, ..., 0``."""
+        refs = self.refs
+        for i in range(pos, -1, -1):
+            rec = refs[i]()
+            if rec is not None:
+                yield rec
+
+    def __len__(self):
+        return sum(r() is not None for r in self.refs)
+
+
+GLOBAL_TAPE = _GlobalTape()
+
+
+class Tape:
+    """An explicit, inspectable tape: ``with Tape() as tape: ...``.
+
+    Inside the block every recorded operation is also kept here, in order.
+    ``tape.records`` is that list; ``print(tape)`` shows it as a Wengert list;
+    ``tape.gradient(target, sources)`` differentiates through the records on
+    this tape only.
+    """
+
+    def __init__(self):
+        self.records = []
+
+    def __enter__(self):
+        STATE.tapes.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        STATE.tapes.remove(self)
+
+    def __len__(self):
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __getitem__(self, i):
+        return self.records[i]
+
+    def gradient(self, target, sources, output_gradient=None):
+        """Gradients of ``target`` w.r.t. ``sources`` through this tape's records.
+
+        ``sources`` may be one tensor or a sequence; the result has the same
+        structure.  A source the target does not depend on gets ``None``.
+        Keeps the tape's saved values (it can be called again).
+        """
+        from .backward import grad
+        single = not isinstance(sources, (list, tuple))
+        srcs = [sources] if single else list(sources)
+        grads = grad(target, srcs, grad_outputs=output_gradient, retain_graph=True,
+                     allow_unused=True, records=self.records)
+        return grads[0] if single else grads
+
+    def __str__(self):
+        from .tape_format import format_tape
+        return format_tape(self.records)
+
+    def __repr__(self):
+        return f"<Tape with {len(self.records)} records>"

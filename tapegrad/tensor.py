@@ -1,0 +1,437 @@
+"""``Tensor``: a read-only NumPy array plus what autograd needs to know about it.
+
+A tensor's array never changes in place: "in-place" operations (allowed only
+where they cannot corrupt the tape) replace the array and bump the version, so
+an array the tape saved, or one a user holds from ``.numpy()``, stays valid.
+"""
+import numpy
+
+from .backend import ndarray, xp
+from .errors import InPlaceError, OpError, format_site, here
+from .state import STATE
+
+#: Exact types treated as tensors on the hot path (``Tensor`` and its subclasses).
+TENSOR_TYPES = set()
+
+
+class Tensor:
+    """An array that can record the operations applied to it.
+
+    Create tensors with :func:`tapegrad.tensor` and the other constructors.
+    ``data`` is the underlying read-only ``numpy.ndarray``.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_record", "_slot", "_version",
+                 "name", "__weakref__")
+    __array_priority__ = 1000   # ndarray (op) Tensor defers to Tensor's reflected operator
+    __array_ufunc__ = None      # NumPy ufuncs refuse tensors instead of silently dropping the graph
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        TENSOR_TYPES.add(cls)
+
+    def __init__(self, data, requires_grad=False):
+        from .creation import as_array
+        self.data = as_array(data, None)
+        self._record = None
+        self._slot = 0
+        self._version = 0
+        self.grad = None
+        self.name = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, record, slot):
+        """Fast internal constructor: ``data`` is already a read-only ndarray."""
+        t = _new(Tensor)
+        t.data = data
+        t._record = record
+        t._slot = slot
+        t._version = 0
+        t.grad = None
+        t.name = None
+        t.requires_grad = record is not None
+        return t
+
+    # ------------------------------------------------------------------ facts
+    shape = property(lambda self: self.data.shape, doc="Tuple of dimensions.")
+    dtype = property(lambda self: self.data.dtype, doc="NumPy dtype.")
+    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+
+    def size(self, dim=None):
+        """Shape as a tuple, or the length of dimension ``dim`` (PyTorch's ``size()``).
+
+        Unlike NumPy's ``.size`` attribute; the element count is :meth:`numel`.
+        """
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self):
+        """True for tensors not produced by a recorded operation (inputs, parameters)."""
+        return self._record is None
+
+    @property
+    def T(self):
+        """All axes reversed (a transpose for matrices)."""
+        return ops.permute(self, axes=tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        """The last two axes swapped (batched matrix transpose)."""
+        return ops.swapaxes(self, -1, -2)
+
+    @property
+    def grad_fn(self):
+        """The tape record that produced this tensor (None for leaves)."""
+        return self._record
+
+    @property
+    def version(self):
+        """Increases each time the tensor is modified in place."""
+        return self._version
+
+    def item(self):
+        """The single element as a Python number."""
+        if self.data.size != 1:
+            raise OpError(f"item: tensor has {self.data.size} elements (shape {self.shape}); "
+                          f"item() needs exactly one. Index or reduce first (x.sum(), x[0]). "
+                          f"At {here()}")
+        return self.data.item()
+
+    def numpy(self):
+        """A read-only NumPy view of the data (no copy). ``.copy()`` it to write."""
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    # -------------------------------------------------------------- autograd
+    def detach(self):
+        """A new leaf sharing this tensor's (read-only) data, cut off from the tape."""
+        return Tensor._make(self.data, None, 0)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on a leaf; only floating-point tensors can require grad."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise OpError(f"requires_grad_: only floating-point tensors can require gradients, "
+                          f"this one is {self.data.dtype} with shape {self.shape}. "
+                          f"Make it float first: tensor(data, dtype=tapegrad.float32). At {here()}")
+        if not requires_grad and self._record is not None:
+            raise OpError("requires_grad_(False) on a non-leaf tensor; use .detach() instead. "
+                          f"At {here()}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        import weakref
+        rec = self._record
+        if rec is None:
+            return self
+        if rec.retained is None:
+            rec.retained = []
+        rec.retained.append((self._slot, weakref.ref(self)))
+        return self
+
+    @property
+    def retains_grad(self):
+        rec = self._record
+        return rec is not None and rec.retained is not None and any(
+            ref() is self for _, ref in rec.retained)
+
+    def backward(self, gradient=None, retain_graph=False, keep_contributions=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` by a reverse sweep of the tape.
+
+        ``gradient`` is required unless ``self`` has one element.  Saved values
+        are freed as the sweep passes them unless ``retain_graph=True``.
+        ``keep_contributions=True`` keeps every per-use contribution array in
+        the ledger (see :func:`tapegrad.contributions`); norms are always kept.
+        """
+        from .backward import backward
+        backward(self, gradient, retain_graph=retain_graph,
+                 keep_contributions=keep_contributions)
+
+    # -------------------------------------------------------------- in place
+    def _check_inplace(self, opname):
+        if self._record is not None or (self.requires_grad and STATE.grad_enabled):
+            made = (f", made by {self._record.op.name} at {self._record.site}"
+                    if self._record is not None else " (a leaf that requires grad)")
+            raise InPlaceError(
+                f"{opname}: in-place change of a tensor the tape depends on: shape {self.shape} "
+                f"{self.dtype}{made}; at {here()}. Backward needs its current value. "
+                f"Write it out of place (h = h + x instead of h += x), or, for a parameter "
+                f"update, wrap it in `with tapegrad.no_grad():`.")
+
+    def _assign(self, new, opname):
+        """Replace the data by ``new`` (same shape; cast to own dtype) and bump the version."""
+        new = xp.asarray(new)
+        if new.shape != self.data.shape:
+            try:
+                new = xp.broadcast_to(new, self.data.shape)
+            except ValueError:
+                raise OpError(f"{opname}: result of shape {new.shape} does not fit the tensor's "
+                              f"shape {self.shape}; in-place operations cannot change the shape. "
+                              f"At {here()}") from None
+        if new.dtype != self.data.dtype:
+            if not xp.can_cast(new.dtype, self.data.dtype, casting="same_kind"):
+                raise OpError(f"{opname}: cannot store {new.dtype} values into a "
+                              f"{self.dtype} tensor in place. At {here()}")
+        new = xp.array(new, dtype=self.data.dtype, copy=True)
+        new.flags.writeable = False
+        self.data = new
+        STATE.mutations += 1
+        self._version = STATE.mutations
+        return self
+
+    def _inplace(self, fn, other, opname):
+        self._check_inplace(opname)
+        from .grad_mode import no_grad
+        with no_grad():
+            result = fn(self, other)
+        return self._assign(result.data, opname)
+
+    def add_(self, other):
+        return self._inplace(ops.add, other, "add_")
+
+    def sub_(self, other):
+        return self._inplace(ops.sub, other, "sub_")
+
+    def mul_(self, other):
+        return self._inplace(ops.mul, other, "mul_")
+
+    def div_(self, other):
+        return self._inplace(ops.div, other, "div_")
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def zero_(self):
+        self._check_inplace("zero_")
+        return self._assign(xp.zeros_like(self.data), "zero_")
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        return self._assign(xp.full_like(self.data, value), "fill_")
+
+    def copy_(self, src):
+        """Overwrite with ``src``'s values (broadcast to this shape, cast to this dtype)."""
+        self._check_inplace("copy_")
+        return self._assign(src.data if type(src) in TENSOR_TYPES else src, "copy_")
+
+    def __setitem__(self, index, value):
+        self._check_inplace("__setitem__")
+        new = self.data.copy()
+        new[_plain_index(index)] = value.data if type(value) in TENSOR_TYPES else value
+        self._assign(new, "__setitem__")
+
+    # ------------------------------------------------------------- operators
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(other, self)
+    def __sub__(self, other): return ops.sub(self, other)
+    def __rsub__(self, other): return ops.sub(other, self)
+    def __mul__(self, other): return ops.mul(self, other)
+    def __rmul__(self, other): return ops.mul(other, self)
+    def __truediv__(self, other): return ops.div(self, other)
+    def __rtruediv__(self, other): return ops.div(other, self)
+    def __pow__(self, other): return ops.pow(self, other)
+    def __rpow__(self, other): return ops.pow(other, self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+    def __neg__(self): return ops.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return ops.abs(self)
+
+    def __lt__(self, other): return ops.lt(self, other)
+    def __le__(self, other): return ops.le(self, other)
+    def __gt__(self, other): return ops.gt(self, other)
+    def __ge__(self, other): return ops.ge(self, other)
+    def __eq__(self, other): return ops.eq(self, other)
+    def __ne__(self, other): return ops.ne(self, other)
+    def __and__(self, other): return ops.logical_and(self, other)
+    def __or__(self, other): return ops.logical_or(self, other)
+    def __invert__(self): return ops.logical_not(self)
+    __hash__ = object.__hash__
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index=_plain_index(index))
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(ops.unbind(self, 0))
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise OpError(f"the truth value of a tensor with {self.data.size} elements is "
+                          f"ambiguous; use .any() or .all(). At {here()}")
+        return bool(self.data)
+
+    def __float__(self): return float(self.item())
+    def __int__(self): return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only single-element integer tensors can be used as an index")
+        return int(self.data)
+
+    def __repr__(self):
+        body = numpy.array2string(self.data, separator=", ", prefix="tensor(",
+                                  threshold=200, edgeitems=3, precision=4)
+        extra = []
+        if self.data.dtype not in (numpy.float32, numpy.int64, numpy.bool_):
+            extra.append(f"dtype={self.data.dtype}")
+        if self._record is not None:
+            extra.append(f"op={self._record.op.name}")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self.name:
+            extra.append(f"name={self.name!r}")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    # ---------------------------------------------------- method forms of ops
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def max(self, dim=None, keepdim=False):
+        return ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return ops.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        return ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return ops.amin(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return ops.argmin(self, dim, keepdim)
+
+    def logsumexp(self, dim=None, keepdim=False):
+        return ops.logsumexp(self, dim, keepdim)
+
+    def softmax(self, dim=-1):
+        return ops.softmax(self, dim)
+
+    def log_softmax(self, dim=-1):
+        return ops.log_softmax(self, dim)
+
+    def reshape(self, *shape):
+        return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int)
+                           else shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return ops.flatten(self, start_dim, end_dim)
+
+    def permute(self, *dims):
+        return ops.permute(self, axes=tuple(dims[0]) if len(dims) == 1 and
+                           not isinstance(dims[0], int) else dims)
+
+    def transpose(self, dim0, dim1):
+        """Swap two dimensions (PyTorch's meaning; NumPy's ``transpose`` is :meth:`permute`)."""
+        return ops.swapaxes(self, dim0, dim1)
+
+    def swapaxes(self, axis0, axis1):
+        return ops.swapaxes(self, axis0, axis1)
+
+    def squeeze(self, dim=None):
+        return ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return ops.unsqueeze(self, dim)
+
+    def expand(self, *shape):
+        return ops.expand(self, *shape)
+
+    def broadcast_to(self, shape):
+        return ops.broadcast_to(self, shape)
+
+    def split(self, split_size_or_sections, dim=0):
+        return ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return ops.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return ops.unbind(self, dim)
+
+    def matmul(self, other): return ops.matmul(self, other)
+    def pow(self, exponent): return ops.pow(self, exponent)
+    def exp(self): return ops.exp(self)
+    def log(self): return ops.log(self)
+    def sqrt(self): return ops.sqrt(self)
+    def abs(self): return ops.abs(self)
+    def sin(self): return ops.sin(self)
+    def cos(self): return ops.cos(self)
+    def tanh(self): return ops.tanh(self)
+    def sigmoid(self): return ops.sigmoid(self)
+    def relu(self): return ops.relu(self)
+    def neg(self): return ops.neg(self)
+
+    def clamp(self, min=None, max=None):
+        return ops.clip(self, min, max)
+
+    clip = clamp
+
+    def all(self): return bool(self.data.all())
+    def any(self): return bool(self.data.any())
+
+    def to(self, dtype):
+        """A copy cast to ``dtype`` (differentiable between float dtypes)."""
+        return ops.cast(self, dtype)
+
+    astype = to
+
+    def float(self): return ops.cast(self, numpy.float32)
+    def double(self): return ops.cast(self, numpy.float64)
+    def long(self): return ops.cast(self, numpy.int64)
+
+
+TENSOR_TYPES.add(Tensor)
+_new = object.__new__
+
+
+def _plain_index(index):
+    """An index with tensors replaced by their arrays (NumPy indexing semantics)."""
+    if type(index) is tuple:
+        return tuple(i.data if type(i) in TENSOR_TYPES else i for i in index)
+    if type(index) in TENSOR_TYPES:
+        return index.data
+    return index
+
+
+def describe_record(t):
+    """'made by mul at model.py:12' or 'a leaf'."""
+    rec = t._record
+    return f"made by {rec.op.name} at {format_site(rec.code, rec.lasti)}" if rec else "a leaf"
+
+
+from . import ops  # noqa: E402  (ops needs Tensor defined first)
