@@ -13,6 +13,7 @@ from .creation import (arange, bool_, default_generator, eye, float16, float32, 
 from .errors import (AnomalyError, BackwardError, InPlaceError, OpError, PrimitiveBugError,
                      TapegradError)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ledger import Contribution, contributions
 from .ops import *  # noqa: F401,F403
 from .ops import __all__ as _ops_all  # noqa: F401
