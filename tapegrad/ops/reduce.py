@@ -11,7 +11,7 @@ import numpy
 from ..backend import xp
 from ..primitive import composite, primitive
 from ._util import nondifferentiable, normalize_axes, pick
-from .elementwise import exp, where
+from .elementwise import cast, exp, where
 from .shape import broadcast_to, reshape
 
 
@@ -54,7 +54,8 @@ def _extremum_vjp(g, out, x, axis=None, keepdims=False):
     out_k = _expand(out, x.shape, axis, keepdims)
     g_k = _expand(g, x.shape, axis, keepdims)
     hit = x == out_k
-    count = reduce_sum(hit, axis=axis, keepdims=True)
+    # the count in g's dtype: float32 / int64 would promote the gradient to float64
+    count = cast(reduce_sum(hit, axis=axis, keepdims=True), dtype=g_k.dtype)
     return where(hit, g_k / count, 0.0)
 
 
