@@ -1,0 +1,65 @@
+"""Loss modules: thin wrappers over :mod:`nn.functional` that hold the options.
+
+``reduction`` is 'mean' (default), 'sum' or 'none' (one loss per element or
+position), as in PyTorch.
+"""
+from . import functional as F
+from .module import Module
+
+
+class _Loss(Module):
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        F._check_reduction(reduction, type(self).__name__)
+        self.reduction = reduction
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """Squared error ``(input - target)^2``; input and target of the same shape."""
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    """Cross-entropy of logits (N, C) or (N, C, d1, ...) against class indices.
+
+    ``ignore_index`` (default -100) marks positions to skip (padding); 'mean'
+    averages over the others.  ``weight`` (C,) weights the classes (a
+    constant: it gets no gradient).  See :func:`nn.functional.cross_entropy`.
+    """
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction)
+        self.weight = weight
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class NLLLoss(CrossEntropyLoss):
+    """Negative log-likelihood of log-probabilities (pair it with ``LogSoftmax``)."""
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy on logits, in the stable softplus form.
+
+    ``weight`` rescales each element, ``pos_weight`` the positive term (per
+    class); both are constants.
+    """
+
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight = weight
+        self.pos_weight = pos_weight
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                  self.pos_weight)

@@ -1,0 +1,3 @@
+"""Recurrent networks: cells (one step) and layers (whole sequences)."""
+from .cells import GRUCell, JordanCell, LSTMCell, RNNCell
+from .layers import GRU, LSTM, RNN
