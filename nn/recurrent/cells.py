@@ -244,7 +244,7 @@ def set_forget_bias(module, bias_names, value, hidden_size):
     if value is None:
         return
     for ih, hh in bias_names:
-        b_ih, b_hh = getattr(module, ih), getattr(module, hh)
+        b_ih, b_hh = getattr(module, ih, None), getattr(module, hh, None)
         if b_ih is None:
             raise OpError(f"{module.describe()}: forget_bias needs biases; build it with "
                           f"bias=True or leave forget_bias=None.")
