@@ -128,8 +128,9 @@ def _checked(inputs, label):
 
 
 def _constant(array):
+    array = numpy.asarray(array)      # 0-d arithmetic gives NumPy scalars
     array.flags.writeable = False
-    return Tensor._make(array, None, 0)
+    return Tensor._make(array, None, -1)
 
 
 def _leaf_of(array, name=None):
@@ -236,39 +237,39 @@ class _Check:
     def run(self, fast_mode, seed, raise_exception, order):
         if fast_mode and self._directions_agree(numpy.random.default_rng(seed)):
             return True
-        problems = self._full_check()
-        if not problems:
+        report = self._full_check()
+        if report is None:
             return True
-        message = "\n".join(problems) + "\n" + self._blame(order)
+        message = report + "\n" + self._blame(order)
         if raise_exception:
             raise GradcheckError(message)
         return False
 
     def _directions_agree(self, rng):
-        """``u^T J v`` from one vjp equals its directional central difference, for random u, v."""
+        """``u^T J v`` from one vjp equals its directional central difference, for random u, v.
+
+        The products are compared with the element tolerances themselves (not
+        scaled up by the sizes of u and v): strict, because a disagreement
+        only costs the full check, while a pass is final.
+        """
         for _ in range(_FAST_TRIALS):
             us = [rng.standard_normal(self.outs[k].shape).astype(self.outs[k].dtype)
                   for k in self.floats]
             ws = [rng.standard_normal(x.shape) * numpy.maximum(1.0, numpy.abs(x))
                   for x in self.base]
             gs = self._vjp([self.outs[k] for k in self.floats], us)
-            if any(g is not None and g.dtype != self.args[i].dtype
-                   for g, i in zip(gs, self.checked)):
-                return False
             analytic = sum(_dot(g.data, w) for g, w in zip(gs, ws) if g is not None)
             plus = self._evaluate([x + self.eps * w for x, w in zip(self.base, ws)])
             minus = self._evaluate([x - self.eps * w for x, w in zip(self.base, ws)])
             numeric = sum(_dot((p.astype(_F64) - m) / (2 * self.eps), u)
                           for p, m, u in zip(plus, minus, us))
-            scale = (numpy.sqrt(sum(_dot(u, u) for u in us))
-                     * numpy.sqrt(sum(_dot(w, w) for w in ws)))
-            if not abs(analytic - numeric) <= self.atol * scale + self.rtol * abs(numeric):
+            if not abs(analytic - numeric) <= self.atol + self.rtol * abs(numeric):
                 return False
         return True
 
     def _full_check(self):
-        """Lines describing every disagreement (empty when all agree)."""
-        analytic, dtype_lines = self._analytic_jacobian()
+        """A description of the disagreements (None when all agree)."""
+        analytic = self._analytic_jacobian()
         numeric = self._numeric_jacobian()
         mismatches = []
         for (k, j), a in analytic.items():
@@ -279,19 +280,17 @@ class _Check:
             if bad.any():
                 ratio = numpy.where(bad, numpy.nan_to_num(err / allowed, nan=numpy.inf), 0.0)
                 mismatches.append((k, j, a, n, err, int(numpy.argmax(ratio))))
-        lines = list(dtype_lines)
-        if mismatches:
-            lines.append(self._describe(*mismatches[0]))
-            if len(mismatches) > 1:
-                others = ", ".join(f"{self._out_label(k)} w.r.t. {self._in_label(j)}"
-                                   for k, j, *_ in mismatches[1:])
-                lines.append(f"  also disagree: {others}")
-        return lines
+        if not mismatches:
+            return None
+        report = self._describe(*mismatches[0])
+        if len(mismatches) > 1:
+            report += "\n  also disagree: " + ", ".join(
+                f"{self._out_label(k)} w.r.t. {self._in_label(j)}" for k, j, *_ in mismatches[1:])
+        return report
 
     def _analytic_jacobian(self):
         """{(output k, checked input j): float64 (out.size, x.size)} from one vjp per row."""
         blocks = {}
-        wrong_dtype = {}
         for k in self.floats:
             o = self.outs[k]
             rows = [numpy.zeros((o.numel(), self.args[i].numel())) for i in self.checked]
@@ -299,17 +298,11 @@ class _Check:
                 u = numpy.zeros(o.shape, o.dtype)
                 u.flat[r] = 1
                 for j, g in enumerate(self._vjp([o], [u])):
-                    if g is None:
-                        continue
-                    if g.dtype != self.args[self.checked[j]].dtype:
-                        wrong_dtype[j] = g.dtype
-                    rows[j][r] = g.data.ravel()
+                    if g is not None:
+                        rows[j][r] = g.data.ravel()
             for j, block in enumerate(rows):
                 blocks[k, j] = block
-        lines = [f"{self.label} failed: the gradient of {self._in_label(j)} has dtype {d} but "
-                 f"the input is {self.args[self.checked[j]].dtype}; gradients must keep their "
-                 f"input's dtype." for j, d in sorted(wrong_dtype.items())]
-        return blocks, lines
+        return blocks
 
     def _numeric_jacobian(self):
         """{(output k, checked input j): float64 (out.size, x.size)} by central differences."""
