@@ -180,6 +180,11 @@ def _element(label, shape, flat):
     return f"{label}[{', '.join(str(int(j)) for j in idx)}]"
 
 
+def _scale(x):
+    """Per-element step scale: steps are absolute near 0 and relative for large values."""
+    return numpy.maximum(1.0, numpy.abs(x))
+
+
 def _dot(a, b):
     return float(numpy.sum(numpy.asarray(a, dtype=numpy.float64) * b))
 
@@ -202,9 +207,9 @@ class _Check:
         self.f0 = self._evaluate(self.base)
         for k, f in zip(self.floats, self.f0):
             if self.outs[k].shape != f.shape:
-                raise OpError(f"{label}: output {k} has shape {self.outs[k].shape} for the inputs but "
-                              f"{f.shape} for their float64 copies; func must not depend on "
-                              f"the dtype for its shapes.")
+                raise OpError(f"{label}: output {k} has shape {self.outs[k].shape} for the "
+                              f"inputs but {f.shape} for their float64 copies; func's shapes "
+                              f"must not depend on the dtype.")
         dtypes = ([self.inputs[i].dtype for i in self.checked]
                   + [self.outs[k].dtype for k in self.floats] + [f.dtype for f in self.f0])
         self.work, self.eps, self.atol, self.rtol = _tolerances(dtypes, eps, atol, rtol)
@@ -224,9 +229,6 @@ class _Check:
         with enable_grad():
             outs = _outputs(self.func, args)
         return [outs[k].data for k in range(len(outs)) if outs[k].dtype.kind == "f"]
-
-    def _steps(self, x):
-        return self.eps * numpy.maximum(1.0, numpy.abs(x))
 
     def _vjp(self, outputs, cotangents):
         """Gradients of ``outputs`` weighted by ``cotangents`` w.r.t. the checked inputs."""
@@ -255,8 +257,7 @@ class _Check:
         for _ in range(_FAST_TRIALS):
             us = [rng.standard_normal(self.outs[k].shape).astype(self.outs[k].dtype)
                   for k in self.floats]
-            ws = [rng.standard_normal(x.shape) * numpy.maximum(1.0, numpy.abs(x))
-                  for x in self.base]
+            ws = [rng.standard_normal(x.shape) * _scale(x) for x in self.base]
             gs = self._vjp([self.outs[k] for k in self.floats], us)
             analytic = sum(_dot(g.data, w) for g, w in zip(gs, ws) if g is not None)
             plus = self._evaluate([x + self.eps * w for x, w in zip(self.base, ws)])
@@ -309,7 +310,7 @@ class _Check:
         cols = {(k, j): numpy.zeros((self.outs[k].numel(), x.size))
                 for k in self.floats for j, x in enumerate(self.base)}
         for j, x in enumerate(self.base):
-            steps = self._steps(x)
+            steps = self.eps * _scale(x)
             for e in range(x.size):
                 values = list(self.base)
                 plus, minus = x.copy(), x.copy()
@@ -439,7 +440,7 @@ class _Local:
         us = [self.rng.standard_normal(s).astype(d) for s, d in zip(self.out_shapes,
                                                                     self.out_dtypes)]
         base = [self.datas[i] for i in self.pos]
-        vs = [self.rng.standard_normal(x.shape) * numpy.maximum(1.0, numpy.abs(x)) for x in base]
+        vs = [self.rng.standard_normal(x.shape) * _scale(x) for x in base]
         return base, us, vs
 
     def agree(self, analytic, numeric, scale, what):
