@@ -132,7 +132,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     logits (T, B, C) flatten first: ``cross_entropy(logits.reshape(-1, C),
     targets.reshape(-1))``.  Positions whose target is ``ignore_index`` add
     nothing; 'mean' divides by the number of the others (by their summed
-    class ``weight`` if given) -- PyTorch's convention.  Computed as
+    class ``weight`` if given, a constant) -- PyTorch's convention.  Computed as
     ``nll_loss(log_softmax(input))``: stable for any logit magnitude.
     """
     return _nll(input, target, weight, ignore_index, reduction, "cross_entropy", logits=True)
@@ -153,7 +153,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     Computed as ``(1 - y) x + (1 + (pos_weight - 1) y) softplus(-x)`` -- the
     softplus form, exact for large |x| where ``log(sigmoid(x))`` overflows.
     ``weight`` rescales each element; ``pos_weight`` (per class, broadcast
-    over the last dim) weights the positive term.
+    over the last dim) weights the positive term.  Both are constants (no
+    gradient), cast to the input's dtype.
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     if tuple(target.shape) != tuple(input.shape):
@@ -163,9 +164,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if pos_weight is None:
         loss = softplus(input) - input * target
     else:
+        pos_weight = _constant(pos_weight, input.dtype)
         loss = (1.0 - target) * input + (1.0 + (pos_weight - 1.0) * target) * softplus(-input)
     if weight is not None:
-        loss = loss * weight
+        loss = loss * _constant(weight, input.dtype)
     return _reduce(loss, reduction)
 
 
@@ -204,14 +206,19 @@ def _nll(input, target, weight, ignore_index, reduction, name, logits):
     if weight is None:
         scale = None if valid.all() else valid.astype(logp.dtype)
     else:
-        w = weight.data if isinstance(weight, Tensor) else numpy.asarray(weight)
-        scale = numpy.where(valid, w[safe], 0).astype(logp.dtype)
+        scale = numpy.where(valid, _constant(weight, logp.dtype)[safe], 0)
     losses = -picked if scale is None else picked * -scale
     if reduction == "none":
         return losses.reshape(out_shape)
     if reduction == "sum":
         return losses.sum()
     return losses.sum() / (losses.dtype.type(flat.size) if scale is None else scale.sum())
+
+
+def _constant(value, dtype):
+    """A weight as a plain array of ``dtype``: it gets no gradient and does not upcast."""
+    value = value.data if isinstance(value, Tensor) else numpy.asarray(value)
+    return value.astype(dtype, copy=False)
 
 
 def _index_array(target, name):

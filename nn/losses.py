@@ -52,7 +52,7 @@ class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy on logits, in the stable softplus form.
 
     ``weight`` rescales each element, ``pos_weight`` the positive term (per
-    class); both are constants.
+    class); both are constants (no gradient).
     """
 
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
