@@ -44,7 +44,7 @@ def dropout(input, p=0.5, training=True, generator=None):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims (biased variance), then scale and shift."""
     shape = _as_shape(normalized_shape)
-    if tuple(input.shape[input.ndim - len(shape):]) != shape or input.ndim < len(shape):
+    if input.ndim < len(shape) or tuple(input.shape[input.ndim - len(shape):]) != shape:
         raise OpError(f"layer_norm: input of shape {input.shape} does not end in the normalized "
                       f"shape {shape}. Fix: LayerNorm(normalized_shape) must be the size of the "
                       f"last dimension(s) of its input, here {input.shape[-len(shape):]}.")

@@ -171,10 +171,15 @@ class _RNNBase(Module):
                 return [None] * count
             zero = tapegrad.zeros(batch, self.hidden_size, dtype=dtype)
             return [(zero, zero) if self.has_cell_state else zero] * count
-        given = hx if self.has_cell_state else (hx,)
-        if self.has_cell_state and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+        pair = isinstance(hx, (tuple, list))
+        if self.has_cell_state and (not pair or len(hx) != 2):
             raise OpError(f"{self.describe()}: the initial state must be a pair (h_0, c_0), got "
                           f"{type(hx).__name__}. Fix: lstm(x, (h_0, c_0)) or lstm(x).")
+        if pair and not self.has_cell_state:
+            raise OpError(f"{self.describe()}: the initial state is one tensor h_0, got a "
+                          f"{type(hx).__name__}. Fix: {type(self).__name__.lower()}(x, h_0); "
+                          f"only LSTM takes a pair (h_0, c_0).")
+        given = hx if self.has_cell_state else (hx,)
         want = (count, batch, self.hidden_size) if batched else (count, self.hidden_size)
         split = []
         for what, s in zip(parts, given):

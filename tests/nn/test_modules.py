@@ -62,7 +62,10 @@ def test_children_modules_and_sequential_order():
     assert [type(x).__name__ for x in m.modules()] == ["Tagger", "Embedding", "LSTM", "Linear"]
     seq = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
     assert len(seq) == 3 and isinstance(seq[1], nn.Tanh)
-    assert isinstance(seq[1:], nn.Sequential) and len(seq[1:]) == 2
+    tail = seq[1:]
+    assert isinstance(tail, nn.Sequential) and len(tail) == 2
+    assert [n for n, _ in tail.named_parameters()] == ["2.weight", "2.bias"]
+    assert seq[2].weight.name == "2.weight"
     x = tg.randn(4, 2)
     expected = seq[2](tg.tanh(seq[0](x)))
     numpy.testing.assert_array_equal(seq(x).numpy(), expected.numpy())

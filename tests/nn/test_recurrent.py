@@ -374,6 +374,16 @@ def test_wrong_state_shape_is_explained():
         m(x, good)
     with pytest.raises(tg.OpError, match=r"RNN\(3, 4\).*h_0 has shape \(2, 4\)"):
         nn.RNN(3, 4)(x, tg.zeros(2, 4))
+    with pytest.raises(tg.OpError, match=r"GRU\(3, 4\).*one tensor h_0.*only LSTM"):
+        nn.GRU(3, 4)(x, (tg.zeros(1, 2, 4), tg.zeros(1, 2, 4)))
+
+
+def test_jordan_cell_errors():
+    cell = nn.JordanCell(3, 4, 2)
+    with pytest.raises(tg.OpError, match=r"JordanCell\(3, 4, 2\).*\(5, 4\).*\(batch, 3\)"):
+        cell(tg.zeros(5, 4))
+    with pytest.raises(tg.OpError, match=r"fed-back output y has shape \(5, 4\).*\(5, 2\)"):
+        cell(tg.zeros(5, 3), tg.zeros(5, 4))
 
 
 # ------------------------------------------------------- scopes and structure
