@@ -42,7 +42,7 @@ def dropout(input, p=0.5, training=True, generator=None):
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the trailing ``normalized_shape`` dims (biased variance), then scale and shift."""
+    """Normalise over the trailing ``normalized_shape`` dims (biased variance); scale, shift."""
     shape = _as_shape(normalized_shape)
     if input.ndim < len(shape) or tuple(input.shape[input.ndim - len(shape):]) != shape:
         raise OpError(f"layer_norm: input of shape {input.shape} does not end in the normalized "

@@ -53,7 +53,7 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    """A lookup table: ``embedding(ids)`` is ``weight[ids]``, weight (num_embeddings, dim) ~ N(0, 1).
+    """A lookup table: ``embedding(ids)`` is ``weight[ids]``; weight (num, dim) ~ N(0, 1).
 
     The lookup is indexing, so an id used several times in a batch gets the
     sum of its gradients.
@@ -104,7 +104,7 @@ class Dropout(Module):
 
 
 class LayerNorm(Module):
-    """Normalise over the trailing ``normalized_shape`` dims, then scale (ones) and shift (zeros)."""
+    """Normalise over the trailing ``normalized_shape`` dims, then scale (init 1) and shift."""
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=None):
         super().__init__()
