@@ -101,6 +101,16 @@ def test_dropout_gradient_is_the_mask(randn):
     numpy.testing.assert_array_equal(x.grad.numpy(), numpy.where(kept, 2.0, 0.0))
 
 
+def test_dropout_gradcheck_with_a_fixed_mask(randn):
+    d = nn.Dropout(0.3)
+
+    def forward(x):
+        d.generator = numpy.random.default_rng(4)        # the same mask at every evaluation
+        return d(x)
+
+    tg.gradcheck(forward, (randn(4, 5, requires_grad=True),))
+
+
 def test_dropout_bad_probability():
     with pytest.raises(tg.OpError, match=r"\[0, 1\]"):
         nn.Dropout(1.5)
