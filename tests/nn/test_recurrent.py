@@ -2,6 +2,8 @@
 scopes, structure of the recorded loop, and the errors a user can hit."""
 import numpy
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nn
 import tapegrad as tg
@@ -332,6 +334,17 @@ def test_lengths_equal_running_each_sequence_alone(cls, randn):
          + sum(f.sum() for f in finals_b)).backward()
     for name, p in m.named_parameters():
         numpy.testing.assert_allclose(p.grad.numpy(), batch_grads[name], rtol=1e-10, atol=1e-12)
+
+
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=4), st.sampled_from(LAYERS))
+def test_final_state_is_the_output_at_each_last_valid_step(lengths, cls):
+    m = cls(2, 3, dtype=F64)
+    x = tg.tensor(numpy.random.default_rng(len(lengths)).standard_normal((5, len(lengths), 2)))
+    out, state = m(x, lengths=lengths)
+    h_n = state[0] if isinstance(state, tuple) else state
+    for b, n in enumerate(lengths):
+        numpy.testing.assert_array_equal(h_n.numpy()[0, b], out.numpy()[n - 1, b])
+        assert not numpy.any(out.numpy()[n:, b])
 
 
 def test_lengths_accept_an_int_tensor(randn):
