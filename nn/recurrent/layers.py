@@ -81,7 +81,7 @@ class _RNNBase(Module):
         """
         x, batched = self._sequence(input)
         steps, batch = x.shape[0], x.shape[1]
-        masks = self._masks(lengths, steps, batch, batched)
+        masks = self._masks(lengths, steps, batch)
         states = self._initial_states(hx, batch, batched, x.dtype, masks is not None)
         finals = []
         for k in range(self.num_layers):
@@ -142,7 +142,7 @@ class _RNNBase(Module):
             return input.reshape(input.shape[0], 1, input.shape[1]), False
         return (input.transpose(0, 1) if self.batch_first else input), True
 
-    def _masks(self, lengths, steps, batch, batched):
+    def _masks(self, lengths, steps, batch):
         """(per-step (B, 1) masks, None where no sequence has ended; (T, B, 1) mask) or None."""
         if lengths is None:
             return None
