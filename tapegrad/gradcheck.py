@@ -390,11 +390,18 @@ def _where(rec):
 
 
 def _first_wrong(records, disagreement):
+    """(record, detail) for the first record whose local check fails, or None."""
     for rec in records:
         try:
-            detail = disagreement(rec)
+            local = _Local(rec)
+        except Exception:         # its forward does not run on float64 copies: not checkable
+            continue
+        if not local.pos:
+            continue
+        try:
+            detail = disagreement(local)
         except Exception as exc:  # a vjp that raises is wrong too
-            detail = f"its vjp raised {type(exc).__name__}: {exc}"
+            detail = f"(checking its vjp raised {type(exc).__name__}: {exc})"
         if detail is not None:
             return rec, detail
     return None
@@ -413,7 +420,7 @@ class _Local:
         outs = self.forward([self.datas[i] for i in self.pos])
         self.out_shapes = [o.shape for o in outs]
         self.out_dtypes = [o.dtype for o in outs]
-        self.work, self.eps, self.atol, self.rtol = _tolerances(
+        _, self.eps, self.atol, self.rtol = _tolerances(
             [o.dtype for o in outs if o.dtype.kind == "f"], None, None, None)
         self.rng = numpy.random.default_rng(0)
 
@@ -455,11 +462,8 @@ def _norm(arrays):
     return float(numpy.sqrt(sum(_dot(a, a) for a in arrays)))
 
 
-def _vjp_disagreement(rec):
+def _vjp_disagreement(local):
     """None if the record's vjp matches central differences of its forward, else a detail line."""
-    local = _Local(rec)
-    if not local.pos:
-        return None
     eps = local.eps
     for _ in range(_BLAME_TRIALS):
         base, us, vs = local.draw()
@@ -476,15 +480,12 @@ def _vjp_disagreement(rec):
     return None
 
 
-def _second_order_disagreement(rec):
+def _second_order_disagreement(local):
     """None if the derivative of the record's vjp matches central differences of the vjp.
 
     The scalar ``s(x, u) = sum_i <vjp_i(u; x), w_i>`` (fixed random ``w``) is
     differentiated through the tape (``create_graph``) and by differences.
     """
-    local = _Local(rec)
-    if not local.pos:
-        return None
     eps = local.eps
     for _ in range(_BLAME_TRIALS):
         base, us, vs = local.draw()
