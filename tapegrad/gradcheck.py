@@ -443,7 +443,7 @@ class _Local:
                     create_graph=create_graph, allow_unused=True)
 
     def draw(self):
-        """Random cotangents (one per output) and scaled directions (one per input needing grad)."""
+        """Random cotangents (one per output), scaled directions (one per input needing grad)."""
         us = [self.rng.standard_normal(s).astype(d) for s, d in zip(self.out_shapes,
                                                                     self.out_dtypes)]
         base = [self.datas[i] for i in self.pos]

@@ -181,7 +181,7 @@ def elementwise(draw, dtype, n, domain=None):
 
 @st.composite
 def joinable(draw, dtype, stacked):
-    """(1-4 arrays, axis) for ``concatenate`` (equal but along axis) or ``stack`` (equal shapes)."""
+    """(1-4 arrays, axis) for ``concatenate`` (equal but along axis) or ``stack`` (equal)."""
     base = list(draw(shape(min_dims=0 if stacked else 1)))
     count = draw(st.integers(1, 4))
     if stacked:

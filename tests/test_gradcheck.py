@@ -1,4 +1,4 @@
-"""gradcheck and gradgradcheck: they pass on correct gradients, fail on wrong ones, and say where."""
+"""gradcheck and gradgradcheck: pass on correct gradients, fail on wrong ones, and say where."""
 import inspect
 import re
 
