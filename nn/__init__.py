@@ -6,3 +6,7 @@ from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, ModuleList, Sequential, StateDictError
 from .parameter import Parameter
 from .recurrent import GRU, LSTM, RNN, GRUCell, JordanCell, LSTMCell, RNNCell
+from . import optim
+from .regularization import l1_penalty, l2_penalty
+from .serialization import CheckpointError, load, save
+from . import utils

@@ -1,0 +1,7 @@
+"""Optimizers and learning-rate schedulers with PyTorch's names, signatures and update rules."""
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .optimizer import Optimizer, OptimizerError
+from .rmsprop import RMSprop
+from .sgd import SGD

@@ -1,0 +1,2 @@
+"""Training utilities: gradient clipping, truncated BPTT and gradient checkpointing."""
+from .clip import NonFiniteNormError, clip_grad_norm_, clip_grad_value_
