@@ -1,2 +1,3 @@
 """Training utilities: gradient clipping, truncated BPTT and gradient checkpointing."""
 from .clip import NonFiniteNormError, clip_grad_norm_, clip_grad_value_
+from .checkpoint import checkpoint, checkpoint_sequence
