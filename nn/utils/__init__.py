@@ -1,3 +1,4 @@
 """Training utilities: gradient clipping, truncated BPTT and gradient checkpointing."""
 from .clip import NonFiniteNormError, clip_grad_norm_, clip_grad_value_
 from .checkpoint import checkpoint, checkpoint_sequence
+from .tbptt import TBPTTResult, TruncatedBPTT, Window, detach_state, tbptt_windows
