@@ -10,3 +10,4 @@ from . import optim
 from .regularization import l1_penalty, l2_penalty
 from .serialization import CheckpointError, load, save
 from . import utils
+from .reservoir import EchoStateNetwork
