@@ -1,4 +1,4 @@
-"""Adagrad (Duchi, Hazan & Singer): per-coordinate steps shrinking with the summed squared gradients."""
+"""Adagrad (Duchi, Hazan & Singer): per-coordinate steps shrinking with the squared-gradient sum."""
 import numpy
 
 from .optimizer import Optimizer, _nonnegative
