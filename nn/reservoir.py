@@ -1,4 +1,4 @@
-"""``EchoStateNetwork``: a fixed random reservoir with a linear readout fitted in closed form."""
+"""``EchoStateNetwork``: a fixed random reservoir with a linear readout fitted in closed form.
 
 Reservoir computing (Jaeger, 2001) trains no recurrent weights at all.  The
 input and recurrent weights are drawn once and frozen; the recurrent matrix

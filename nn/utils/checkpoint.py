@@ -1,4 +1,4 @@
-"""Gradient checkpointing: keep a segment's inputs, not its intermediates; recompute in backward."""
+"""Gradient checkpointing: keep a segment's inputs, not its intermediates; recompute in backward.
 
 ``checkpoint(fn, *args)`` runs ``fn`` without recording and puts ONE
 operation on the tape, whose inputs are the tensor arguments plus the
