@@ -198,3 +198,13 @@ def test_fn_returning_no_tensor_raises(randn):
 def test_bad_sequence_arguments_raise(segment, xs, match):
     with pytest.raises(tg.OpError, match=match):
         checkpoint_sequence(lambda x, s: (x, s), xs, None, segment=segment)
+
+
+def test_gradcheck_passes_through_a_checkpoint(randn):
+    w = randn(3, 3, requires_grad=True)
+    x = randn(2, 3, requires_grad=True)
+
+    def f(x, w):
+        return checkpoint(lambda v: tg.tanh(v @ w) * v, x, params=[w])
+
+    assert tg.gradcheck(f, (x, w))
