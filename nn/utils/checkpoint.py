@@ -153,10 +153,11 @@ class _Call:
     def _check_no_hidden_leaves(self, tape, leaves):
         """Raise if fn used a tensor that requires grad but is not an input of the checkpoint."""
         known = {id(t) for t in leaves + self.params}
+        inner = {id(rec) for rec in tape.records}
         for rec in tape.records:
             for a in rec.inputs:
-                if type(a) in TENSOR_TYPES and a.is_leaf and a.requires_grad \
-                        and id(a) not in known:
+                if type(a) in TENSOR_TYPES and a.requires_grad and id(a) not in known \
+                        and (a.grad_fn is None or id(a.grad_fn) not in inner):
                     name = f" {a.name!r}" if a.name else ""
                     raise BackwardError(
                         f"checkpoint: fn uses a tensor{name} of shape {a.shape} that requires "

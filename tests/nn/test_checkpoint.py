@@ -208,3 +208,11 @@ def test_gradcheck_passes_through_a_checkpoint(randn):
         return checkpoint(lambda v: tg.tanh(v @ w) * v, x, params=[w])
 
     assert tg.gradcheck(f, (x, w))
+
+
+def test_an_outside_intermediate_missing_from_the_arguments_raises(randn):
+    w = randn(3, requires_grad=True)
+    scaled = w * 2.0                                  # recorded outside the checkpoint
+    out = checkpoint(lambda v: tg.sin(v) * scaled, randn(3, requires_grad=True))
+    with pytest.raises(tg.BackwardError, match="neither an argument nor in params"):
+        out.sum().backward()
