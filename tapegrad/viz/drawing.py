@@ -1,0 +1,124 @@
+"""``Drawing``: the DOT source of a drawing, its per-use ledger, and rendering.
+
+``.source`` is plain text and needs nothing installed.  ``render``/``pipe``
+run the Graphviz ``dot`` program (found on PATH when called); without it they
+raise :class:`GraphvizNotFoundError` saying how to install it.
+"""
+import os
+import shutil
+import subprocess
+
+from .colors import fmt
+from .errors import DrawError, GraphvizNotFoundError
+
+FORMATS = ("svg", "png", "pdf", "json", "dot")
+
+
+class LedgerEntry:
+    """One use of a parameter and its gradient term (see :meth:`Drawing.ledger`)."""
+
+    __slots__ = ("step", "index", "op", "scope", "site", "norm", "share", "value")
+
+    def __init__(self, use):
+        rec = use.op.rec
+        self.step = use.step
+        self.index = rec.index
+        self.op = use.op.name
+        self.scope = rec.scope_path
+        self.site = rec.site
+        self.norm = use.norm
+        self.share = use.share
+        self.value = use.value
+
+    def __repr__(self):
+        step = "" if self.step is None else f" t={self.step}"
+        return (f"<LedgerEntry {self.op}#{self.index}{step} norm={fmt(self.norm)} "
+                f"share={fmt(self.share)}>")
+
+
+class Ledger(list):
+    """The uses of one parameter, in tape order; ``print`` shows them as a table."""
+
+    def __init__(self, name, entries, total):
+        super().__init__(entries)
+        self.name = name
+        self.total = total        # the parameter's gradient (the entries' values sum to it)
+
+    def __str__(self):
+        rows = [f"{self.name}: {len(self)} uses", f"{'step':>5} {'op':>10} {'#':>6} "
+                f"{'norm':>10} {'share':>8}  scope"]
+        for e in self:
+            share = "–" if e.share is None or e.share != e.share else f"{100 * e.share:.1f}%"
+            rows.append(f"{'' if e.step is None else e.step:>5} {e.op:>10} {e.index:>6} "
+                        f"{fmt(e.norm):>10} {share:>8}  {e.scope}")
+        return "\n".join(rows)
+
+
+def dot_program():
+    return shutil.which("dot")
+
+
+class Drawing:
+    """A computation graph drawn as DOT text (``.source``), ready to render."""
+
+    def __init__(self, source, graph, options):
+        self.source = source
+        self.graph = graph
+        self.options = options
+
+    def ledger(self, param_name):
+        """The per-use gradient terms of a parameter: step, op index, norm, signed share.
+
+        ``param_name`` is the name ``named_parameters()`` gives (``rnn.weight_hh_l0``),
+        or a unique last part of it (``weight_hh_l0``).  The entries' ``value``
+        arrays sum to the parameter's gradient; share = ``<value, G> / <G, G>``
+        with ``G`` that gradient, so the shares sum to 1.
+        """
+        if not self.graph.has_grad:
+            raise DrawError(f"Drawing.ledger: {self.graph.why_no_grad}; draw a scalar loss.")
+        (p,) = self.graph.find_params([param_name])
+        return Ledger(p.name, [LedgerEntry(u) for u in p.uses], p.grad)
+
+    @property
+    def params(self):
+        """The names of the parameters in the drawing, in order of first use."""
+        return [p.name for p in self.graph.params]
+
+    def pipe(self, format="svg"):
+        """The rendered drawing as bytes (needs Graphviz ``dot``)."""
+        if format not in FORMATS:
+            raise DrawError(f"Drawing.pipe: format must be one of {FORMATS}, got {format!r}.")
+        program = dot_program()
+        if program is None:
+            raise GraphvizNotFoundError(f"Drawing.pipe(format={format!r})")
+        done = subprocess.run([program, f"-T{format}"], input=self.source.encode("utf-8"),
+                              capture_output=True, check=False)
+        if done.returncode != 0:
+            raise DrawError(f"Graphviz dot failed ({done.returncode}): "
+                            f"{done.stderr.decode('utf-8', 'replace').strip()}")
+        return done.stdout
+
+    def render(self, path, format=None):
+        """Write the drawing to ``path``; the format defaults to the file's extension."""
+        path = os.fspath(path)
+        if format is None:
+            format = os.path.splitext(path)[1].lstrip(".").lower() or "svg"
+        if format == "dot":
+            data = self.source.encode("utf-8")
+        else:
+            if dot_program() is None:
+                raise GraphvizNotFoundError(f"Drawing.render({path!r})")
+            data = self.pipe(format)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        text = f"<Drawing: {self.options.view} view, {self.source.count(chr(10))} lines of DOT>"
+        if dot_program() is None:
+            return {"text/plain": text + " (install Graphviz to see it: apt-get install "
+                                         "graphviz)"}
+        return {"image/svg+xml": self.pipe("svg").decode("utf-8"), "text/plain": text}
+
+    def __repr__(self):
+        return f"<Drawing: {self.options.view} view, {len(self.graph.ops)} operations>"

@@ -1,0 +1,292 @@
+"""The graph model: what the tape recorded, as nodes and edges, before any drawing.
+
+:func:`extract` walks the records behind a root tensor (iteratively, no
+recursion) or takes a :class:`~tapegrad.Tape`'s records, orders them by tape
+index, and computes the gradient facts the views colour by.  Rendering is
+elsewhere (``unrolled.py``, ``rolled.py``, ``tapeview.py``); this module knows
+nothing about DOT.
+
+Parameter views -- ``W.T`` or a reshape of a parameter computed once, outside
+the time loop, as the ``nn`` layers do for ``weight_hh`` -- are folded into
+their parameter: the operations that use the view count as uses of the
+parameter, so its gradient still splits per time step.
+"""
+import re
+
+import numpy
+
+from ..tape import Tape
+from ..tensor import TENSOR_TYPES
+from . import gradients
+from .errors import DrawError
+
+#: Single-input operations whose output is just the parameter re-laid-out.
+VIEW_OPS = {"permute": "ᵀ", "reshape": "", "cast": "", "broadcast_to": ""}
+
+
+def ident(text):
+    """``rnn.weight_hh_l0`` -> ``rnn_weight_hh_l0``: a readable DOT id fragment."""
+    return re.sub(r"[^0-9A-Za-z]+", "_", str(text)).strip("_") or "x"
+
+
+class Leaf:
+    """A tensor without a record: a parameter (requires grad) or an input/constant."""
+
+    def __init__(self, tensor, name, node_id, is_param):
+        self.tensor = tensor
+        self.name = name
+        self.id = node_id
+        self.is_param = is_param
+        self.uses = []          # Use objects, tape order (parameters only)
+        self.consumers = []     # OpNodes that read it, tape order, each once
+        self.grad = None        # total gradient (parameters, when the root is a loss)
+
+    @property
+    def short(self):
+        """Last dotted component (``weight_hh_l0``), for operation labels."""
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def shape(self):
+        return tuple(self.tensor.shape)
+
+
+class Use:
+    """One use of a parameter by one operation, and the gradient term it sends back."""
+
+    __slots__ = ("param", "op", "position", "value", "norm", "share")
+
+    def __init__(self, param, op, position):
+        self.param = param
+        self.op = op
+        self.position = position
+        self.value = None
+        self.norm = None
+        self.share = None
+
+    @property
+    def step(self):
+        return self.op.step
+
+
+class OpNode:
+    """One recorded operation (not a parameter view)."""
+
+    def __init__(self, rec, pos):
+        self.rec = rec
+        self.pos = pos                         # position in the drawing's tape order
+        self.name = rec.op.name
+        self.id = f"op_{pos}_{ident(self.name)}"
+        frames = tuple(rec.scope)
+        self.frames = frames
+        k = max((i for i, f in enumerate(frames) if f.step is not None), default=None)
+        self.step = None if k is None else frames[k].step
+        self.step_key = None if k is None else frames[:k + 1]
+        self.family = None if k is None else "/".join(str(f) for f in frames[:k]) + (
+            "/" if k else "") + frames[k].name
+        self.sources = []      # per input: OpNode, Leaf or None (a constant)
+        self.marks = []        # per input: "ᵀ" when a parameter is read through a transpose
+        self.slots = []        # per input: output slot of the source op (-1 single)
+        self.grad = None       # cotangent of the output (a tuple for multi-output ops)
+        self.grad_norm = None
+        outs = rec.out if rec.multi else (rec.out,)
+        self.shapes = [tuple(o.shape) for o in outs]
+        self.value = rec.out if not rec.multi else None
+
+    @property
+    def scope_path(self):
+        return self.rec.scope_path
+
+
+class Graph:
+    """Operations in tape order, the leaves they read, and the gradient facts."""
+
+    def __init__(self, records, root):
+        self.root_tensor = root
+        self.view_of = {}       # view record -> Leaf it re-lays-out
+        self.ops = []
+        self.params = []
+        self.inputs = []
+        self._leaf = {}         # id(tensor) -> Leaf
+        self._op = {}           # record -> OpNode
+        self._build(records)
+        self.root = self._op.get(root._record) if root is not None else None
+        self.has_grad = False
+        self.why_no_grad = None
+
+    # ------------------------------------------------------------- structure
+    def _leaf_for(self, t):
+        leaf = self._leaf.get(id(t))
+        if leaf is None:
+            if t.requires_grad:
+                name = t.name or f"p{len(self.params)}"
+                leaf = Leaf(t, name, f"param_{ident(name)}", True)
+                self.params.append(leaf)
+            else:
+                name = t.name or f"in{len(self.inputs)}"
+                leaf = Leaf(t, name, f"input_{ident(name)}", False)
+                self.inputs.append(leaf)
+            self._leaf[id(t)] = leaf
+        return leaf
+
+    def _is_view(self, rec):
+        if rec.op.name not in VIEW_OPS or len(rec.inputs) != 1 or rec.multi:
+            return False
+        if any(f.step is not None for f in rec.scope):
+            return False
+        a = rec.inputs[0]
+        return type(a) in TENSOR_TYPES and (
+            (a._record is None and a.requires_grad) or a._record in self.view_of)
+
+    def _build(self, records):
+        for rec in records:
+            if self._is_view(rec):
+                a = rec.inputs[0]
+                leaf = self._leaf_for(a) if a._record is None else self.view_of[a._record]
+                self.view_of[rec] = leaf
+                continue
+            node = OpNode(rec, len(self.ops))
+            self.ops.append(node)
+            self._op[rec] = node
+            for i, a in enumerate(rec.inputs):
+                src, slot, mark = None, -1, ""
+                if type(a) in TENSOR_TYPES:
+                    r = a._record
+                    if r is None:
+                        src = self._leaf_for(a)
+                    elif r in self.view_of:
+                        src, mark = self.view_of[r], VIEW_OPS[r.op.name]
+                    else:
+                        src, slot = self._op.get(r), a._slot
+                    if isinstance(src, Leaf):
+                        if not src.consumers or src.consumers[-1] is not node:
+                            src.consumers.append(node)
+                        if src.is_param and rec.mask >> i & 1:
+                            src.uses.append(Use(src, node, i))
+                node.sources.append(src)
+                node.slots.append(slot)
+                node.marks.append(mark)
+
+    # --------------------------------------------------------------- queries
+    def find_params(self, names):
+        """The parameters named (full dotted name, or a unique last part of it)."""
+        found = []
+        for name in names:
+            exact = [p for p in self.params if p.name == name]
+            hits = exact or [p for p in self.params if p.name.endswith("." + name)
+                             or p.short == name]
+            if len(hits) != 1:
+                known = ", ".join(p.name for p in self.params) or "none"
+                what = "no parameter" if not hits else f"{len(hits)} parameters"
+                raise DrawError(f"focus/ledger: {what} named {name!r} in this graph; its "
+                                f"parameters are: {known}.")
+            found.append(hits[0])
+        return found
+
+    def steps(self):
+        """Every time step that occurs, sorted."""
+        return sorted({op.step for op in self.ops if op.step is not None})
+
+    def shared_params(self):
+        """Parameters used by operations in two or more time steps."""
+        return [p for p in self.params if len({u.step for u in p.uses if u.step}) >= 2]
+
+    def recurrent_params(self):
+        """Shared parameters whose use also reads a value made in an earlier step (W_hh)."""
+        found = []
+        for p in self.shared_params():
+            for u in p.uses:
+                if u.step is None:
+                    continue
+                if any(isinstance(s, OpNode) and s.step is not None and s.step_key != u.op.step_key
+                       and s.family == u.op.family for s in u.op.sources):
+                    found.append(p)
+                    break
+        return found
+
+
+def _records_behind(root):
+    """Every record the root depends on, in tape order (iterative walk)."""
+    seen = {}
+    stack = [root._record]
+    while stack:
+        rec = stack.pop()
+        if rec is None or id(rec) in seen:
+            continue
+        seen[id(rec)] = rec
+        if rec.inputs is None:
+            continue
+        for a in rec.inputs:
+            if type(a) in TENSOR_TYPES and a._record is not None:
+                stack.append(a._record)
+    return sorted(seen.values(), key=lambda r: r.index)
+
+
+def _released_error(rec):
+    return DrawError(
+        f"draw: the graph was released by backward(): {rec.op.name} (recorded at {rec.site}) "
+        f"no longer holds its saved values. Call draw(loss) before loss.backward(), or call "
+        f"loss.backward(retain_graph=True).")
+
+
+def extract(root):
+    """The :class:`Graph` behind ``root`` (a tensor, usually the loss, or a ``Tape``)."""
+    if isinstance(root, Tape):
+        records = sorted(root.records, key=lambda r: r.index)
+        if not records:
+            raise DrawError("draw: the tape is empty; record some operations inside "
+                            "`with tapegrad.Tape() as tape:` first.")
+        last = records[-1]
+        tensor = None
+        if not last.released and not last.multi:
+            tensor = gradients.output_proxies([last])[0]
+    elif type(root) in TENSOR_TYPES:
+        if root._record is None:
+            raise DrawError(f"draw: the tensor (shape {tuple(root.shape)}) has no recorded "
+                            f"history: it is a leaf. Pass the result of a computation on "
+                            f"tensors with requires_grad=True (e.g. the loss).")
+        records = _records_behind(root)
+        tensor = root
+    else:
+        raise DrawError(f"draw: expected a Tensor (e.g. the loss) or a tapegrad.Tape, got "
+                        f"{type(root).__name__}.")
+    for rec in records:
+        if rec.released:
+            raise _released_error(rec)
+    graph = Graph(records, tensor)
+    _add_gradients(graph, tensor)
+    return graph
+
+
+def _add_gradients(graph, root):
+    if root is None or root._data.size != 1:
+        shape = None if root is None else tuple(root.shape)
+        graph.why_no_grad = (f"no gradients shown: the root has shape {shape}, not one element"
+                             if root is not None else "no gradients shown: no root tensor")
+        return
+    params = [p.tensor for p in graph.params]
+    records = [op.rec for op in graph.ops]
+    by_record, totals = gradients.cotangents(root, records, params)
+    for op in graph.ops:
+        op.grad = by_record.get(op.rec)
+        op.grad_norm = gradients.norm_of(op.grad)
+    for p in graph.params:
+        p.grad = totals.get(p.tensor)
+        if p.grad is None:
+            p.grad = numpy.zeros(p.shape, dtype=p.tensor.dtype)
+        for u in p.uses:
+            c = gradients.input_cotangent(u.op.rec, u.op.grad, u.position)
+            c = _through_views(graph, u.op.rec.inputs[u.position], c)
+            u.value = c
+            u.norm = gradients.norm(c)
+            u.share = gradients.signed_share(c, p.grad)
+    graph.has_grad = True
+
+
+def _through_views(graph, tensor, c):
+    """Carry a cotangent for a parameter view back to the parameter itself (iteratively)."""
+    rec = tensor._record
+    while rec is not None and rec in graph.view_of:
+        c = gradients.input_cotangent(rec, c, 0)
+        rec = rec.inputs[0]._record
+    return c

@@ -1,0 +1,106 @@
+"""Node labels and the legend, as HTML-like Graphviz labels (well-formed XML).
+
+Every piece of user text (names, scope paths, source lines) goes through
+:func:`esc`; labels are built from a few small tag helpers so they stay
+balanced.
+"""
+import html
+
+from ..tensor import TENSOR_TYPES
+from .colors import PALETTE, ZERO_FILL, fmt
+from .dot import Html
+from .graph import Leaf
+
+INFIX = {"matmul": "@", "add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^"}
+
+
+def esc(text):
+    return html.escape(str(text), quote=True)
+
+
+def small(text, size=9):
+    """Smaller text in the node's own font colour (readable on dark fills too)."""
+    return f'<FONT POINT-SIZE="{size}">{text}</FONT>'
+
+
+def shape_text(shape):
+    if not shape:
+        return "scalar"
+    return "(" + ", ".join(str(n) for n in shape) + ")" if len(shape) != 1 else f"({shape[0]},)"
+
+
+def operand(node, i):
+    """A short name for input ``i`` of an operation: a leaf's name or a constant, else None."""
+    src = node.sources[i]
+    if isinstance(src, Leaf):
+        return src.short + node.marks[i]
+    if src is None:
+        a = node.rec.inputs[i]
+        if type(a) in TENSOR_TYPES or hasattr(a, "shape") and getattr(a, "ndim", 0):
+            return "const"
+        return fmt(float(a)) if isinstance(a, (int, float)) else "const"
+    return None
+
+
+def op_text(node):
+    """``h @ W_hh``-style text: the operation with the names of its leaf operands."""
+    names = [operand(node, i) for i in range(len(node.sources))]
+    sym = INFIX.get(node.name)
+    if sym and len(names) == 2:
+        if names[0] is None and names[1] is None:
+            return sym
+        return " ".join(x for x in (names[0], sym, names[1]) if x)
+    if len(node.shapes) > 1:
+        return f"{node.name} → {len(node.shapes)}"
+    args = [n for n in names if n]
+    return node.name + (f"({', '.join(args)})" if args else "")
+
+
+def out_shape_text(node):
+    if len(node.shapes) == 1:
+        return shape_text(node.shapes[0])
+    if len(set(node.shapes)) == 1:
+        return f"{len(node.shapes)} × {shape_text(node.shapes[0])}"
+    return f"{len(node.shapes)} outputs"
+
+
+def op_label(node, show, is_root=False):
+    """HTML label of one operation: text, shape, gradient norm (as ``show`` asks)."""
+    lines = []
+    if is_root:
+        value = node.value
+        scalar = value is not None and value.size == 1
+        lines.append("<B>loss</B>" + (" = " + esc(fmt(float(value.reshape(-1)[0]))) if scalar
+                                      else ""))
+        if "op" in show:
+            lines.append(small(esc(op_text(node))))
+    elif "op" in show:
+        lines.append(f"<B>{esc(op_text(node))}</B>")
+    if "shape" in show:
+        lines.append(small(esc(out_shape_text(node))))
+    if "grad" in show and node.grad_norm is not None:
+        lines.append(small("|grad| " + esc(fmt(node.grad_norm))))
+    if "site" in show:
+        lines.append(small(esc(node.rec.site)))
+    if "scope" in show and node.scope_path:
+        lines.append(small(esc(node.scope_path)))
+    return Html("<BR/>".join(lines) or esc(node.name))
+
+
+def colour_bar(scale, cells=9):
+    """A row of palette swatches with the scale's two ends written beside it."""
+    swatches = "".join(f'<TD BGCOLOR="{c}" WIDTH="14" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
+                       for c in PALETTE[:cells])
+    low = ("≤ " if scale.clipped else "") + fmt(scale.lo)
+    return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
+            f'<TD>{esc(low)} </TD>{swatches}<TD> {esc(fmt(scale.hi))}</TD>'
+            f'<TD>   </TD><TD BGCOLOR="{ZERO_FILL}" WIDTH="14" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
+            '<TD> exactly 0   </TD><TD BGCOLOR="#ff00ff" WIDTH="14" HEIGHT="10" '
+            'FIXEDSIZE="TRUE"></TD><TD> NaN/Inf</TD></TR></TABLE>')
+
+
+def legend(rows):
+    """The graph label: one left-aligned row per entry (entries are HTML fragments)."""
+    body = "".join(f'<TR><TD ALIGN="LEFT">{r}</TD></TR>' for r in rows if r)
+    return Html(f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">{body}'
+                f'</TABLE>')

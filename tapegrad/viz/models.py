@@ -1,0 +1,51 @@
+"""Small built-in recurrent models to draw without writing code (used by the CLI and docs).
+
+Each builds a one-layer network from the ``nn`` modules, runs it over ``steps``
+random inputs, and returns ``(loss, model)``: the squared error of a linear
+read-out of the last step's output -- a loss at the end of the sequence, so
+the drawing shows how much each earlier step contributes to ``W.grad``.
+"""
+import tapegrad
+
+MODELS = ("elman", "jordan", "lstm", "gru")
+
+
+def _net(kind, inputs, hidden):
+    import nn   # the nn package ships with tapegrad; imported only when a model is built
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            if kind == "jordan":
+                self.cell = nn.JordanCell(inputs, hidden, 1)
+            else:
+                layer = {"elman": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
+                self.rnn = layer(inputs, hidden)
+                self.head = nn.Linear(hidden, 1)
+
+        def forward(self, x):
+            if kind == "jordan":
+                y = None
+                for t in range(x.shape[0]):
+                    with tapegrad.scope("t", step=t + 1):
+                        y, _ = self.cell(x[t], y)
+                return y
+            out, _ = self.rnn(x)
+            return self.head(out[-1])
+
+    return Net()
+
+
+def build(kind, steps, hidden=4, inputs=3, seed=0):
+    """``(loss, model)`` for one of :data:`MODELS` run over ``steps`` time steps."""
+    if kind not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {kind!r}")
+    tapegrad.manual_seed(seed)
+    model = _net(kind, inputs, hidden)
+    x = tapegrad.randn(steps, 1, inputs)
+    x.name = "x"
+    target = tapegrad.ones(1, 1)
+    target.name = "target"
+    y = model(x)
+    loss = ((y - target) ** 2).sum()
+    return loss, model

@@ -1,0 +1,2 @@
+def render(graph, opts):
+    raise NotImplementedError
