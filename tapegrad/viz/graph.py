@@ -6,9 +6,9 @@ index, and computes the gradient facts the views colour by.  Rendering is
 elsewhere (``unrolled.py``, ``rolled.py``, ``tapeview.py``); this module knows
 nothing about DOT.
 
-Parameter views -- ``W.T`` or a reshape of a parameter computed once, outside
-the time loop, as the ``nn`` layers do for ``weight_hh`` -- are folded into
-their parameter: the operations that use the view count as uses of the
+Parameter views -- ``W.T`` or a reshape of a parameter, e.g. computed once
+before the time loop as the ``nn`` layers do for ``weight_hh`` -- are folded
+into their parameter: the operations that use the view count as uses of the
 parameter, so its gradient still splits per time step.
 """
 import re
@@ -131,8 +131,6 @@ class Graph:
 
     def _is_view(self, rec):
         if rec.op.name not in VIEW_OPS or len(rec.inputs) != 1 or rec.multi:
-            return False
-        if any(f.step is not None for f in rec.scope):
             return False
         a = rec.inputs[0]
         return type(a) in TENSOR_TYPES and (

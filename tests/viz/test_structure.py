@@ -1,0 +1,246 @@
+"""What the DOT source contains: nodes, clusters, use and rail edges, elision, errors.
+
+No Graphviz needed: these read ``Drawing.source`` only.
+"""
+import re
+import xml.etree.ElementTree as ET
+
+import numpy
+import pytest
+
+import tapegrad as tg
+from dot_reading import clusters, edges, html_labels, node_ids
+from tapegrad.viz import DrawError, draw
+from tapegrad.viz.models import MODELS, build
+
+
+def params_in(source):
+    return [n for n in node_ids(source) if n.startswith("param_")]
+
+
+def test_each_parameter_is_one_node(elman):
+    source = draw(elman(steps=3).loss).source
+    assert params_in(source) == ["param_W_xh", "param_W_hh", "param_b", "param_W_hy"]
+
+
+def test_one_cluster_per_step_in_time_order(elman):
+    source = draw(elman(steps=3).loss).source
+    assert clusters(source) == ["cluster_rnn_cell_t_1", "cluster_rnn_cell_t_2",
+                                "cluster_rnn_cell_t_3"]
+
+
+def test_use_edges_go_from_the_parameter_to_each_use(elman):
+    source = draw(elman(steps=3).loss).source
+    uses = [(t, h) for t, h, _ in edges(source) if t == "param_W_hh"]
+    assert [h for _, h in uses] == ["op_1_matmul", "op_6_matmul", "op_11_matmul"]
+    assert all("dashed" in a for t, _, a in edges(source) if t.startswith("param_"))
+
+
+def test_rail_sums_one_term_per_step(elman):
+    source = draw(elman(steps=3).loss, focus="W_hh").source
+    rail = [(t, h) for t, h, _ in edges(source) if "rail_W_hh" in t + h]
+    assert rail == [("op_1_matmul", "rail_W_hh_t1"), ("op_6_matmul", "rail_W_hh_t2"),
+                    ("op_11_matmul", "rail_W_hh_t3"), ("rail_W_hh_t1", "rail_W_hh_t2"),
+                    ("rail_W_hh_t2", "rail_W_hh_t3"), ("rail_W_hh_t3", "rail_W_hh_sum")]
+    assert "W_hh.grad</B> = Σ of 3 uses" in source
+
+
+def test_default_focus_is_the_recurrent_weight(elman):
+    source = draw(elman(steps=3).loss).source
+    rails = {re.sub(r"_(t\d+|sum)$", "", n) for n in node_ids(source) if n.startswith("rail_")}
+    assert rails == {"rail_W_hh"}
+    assert "shared, no rail" in source         # W_xh and b are listed with their shares
+
+
+def test_focus_several_and_unknown(elman):
+    source = draw(elman(steps=2).loss, focus=["W_xh", "b"]).source
+    assert {"rail_W_xh_sum", "rail_b_sum"} <= set(node_ids(source))
+    with pytest.raises(DrawError, match="no parameter named 'V'.*W_xh, W_hh, b, W_hy"):
+        draw(elman(steps=2).loss, focus="V")
+
+
+def test_rail_labels_carry_norm_and_share(elman):
+    net = elman(steps=3, zero_h0=True)
+    d = draw(net.loss)
+    ledger = d.ledger("W_hh")
+    for entry in ledger:
+        share = f"share {100 * entry.share:.0f}%"
+        assert re.search(rf'rail_W_hh_t{entry.step} \[label=<[^\n]*{re.escape(share)}',
+                         d.source)
+    assert re.search(r"rail_W_hh_t1 \[label=<[^\n]*norm 0 ·", d.source)   # exactly zero
+
+
+def test_long_sequences_elide_the_middle_and_keep_the_sum(elman):
+    net = elman(steps=12)
+    d = draw(net.loss)
+    assert len(clusters(d.source)) == 6
+    assert "elided_rnn_cell_t4_9" in node_ids(d.source)
+    assert "rail_W_hh_t4_9" in node_ids(d.source)
+    ledger = d.ledger("W_hh")
+    middle = sum(e.value for e in ledger if 4 <= e.step <= 9)
+    norm = numpy.sqrt((middle ** 2).sum())
+    share = sum(e.share for e in ledger if 4 <= e.step <= 9)
+    label = re.search(r"rail_W_hh_t4_9 \[label=<([^\n]*)>", d.source).group(1)
+    assert f"from t=4..9 (6 uses)" in label
+    assert f"share {100 * share:.0f}%" in label and "norm " in label
+    assert norm > 0
+    assert "t=4..9 not drawn" in d.source
+
+
+@pytest.mark.parametrize("steps,drawn", [("all", 12), (4, 4), ([1, 2, 12], 3)])
+def test_steps_option(elman, steps, drawn):
+    assert len(clusters(draw(elman(steps=12).loss, steps=steps).source)) == drawn
+
+
+def test_bad_steps_option(elman):
+    with pytest.raises(DrawError, match="do not occur"):
+        draw(elman(steps=3).loss, steps=[7])
+    with pytest.raises(DrawError, match="at least 2"):
+        draw(elman(steps=3).loss, steps=1)
+
+
+def test_many_uses_become_a_bus(elman):
+    source = draw(elman(steps=5).loss, steps="all").source
+    taps = [n for n in node_ids(source) if n.startswith("bus_param_W_hh_")]
+    assert len(taps) == 5
+    assert ("param_W_hh", "bus_param_W_hh_0") in {(t, h) for t, h, _ in edges(source)}
+
+
+def test_max_nodes_is_never_exceeded_silently(elman):
+    net = elman(steps=8)
+    with pytest.raises(DrawError, match=r"needs \d+ nodes, more than max_nodes=20.*collapse"):
+        draw(net.loss, max_nodes=20)
+    source = draw(net.loss, max_nodes=400).source
+    assert len(node_ids(source)) <= 400
+
+
+def test_collapse_step_draws_one_box_per_step(lstm):
+    source = draw(lstm(steps=3).loss, collapse="step").source
+    boxes = [n for n in node_ids(source) if n.startswith("group_")]
+    assert boxes == ["group_lstm_cell_t_1", "group_lstm_cell_t_2", "group_lstm_cell_t_3"]
+    assert not [n for n in node_ids(source) if n.startswith("op_") and "sigmoid" in n]
+    assert ("group_lstm_cell_t_1", "rail_W_t1") in {(t, h) for t, h, _ in edges(source)}
+
+
+def test_expanded_lstm_shows_its_gates(lstm):
+    source = draw(lstm(steps=2).loss).source
+    assert sum(1 for n in node_ids(source) if n.endswith("_sigmoid")) == 6
+    assert len(clusters(source)) == 2
+
+
+def test_collapse_by_depth(lstm):
+    source = draw(lstm(steps=3).loss, collapse=1).source
+    assert [n for n in node_ids(source) if n.startswith("group_")] == ["group_lstm"]
+    with pytest.raises(DrawError, match="collapse"):
+        draw(lstm(steps=3).loss, collapse=0)
+
+
+def test_output_is_deterministic_and_ids_are_readable(elman):
+    a = draw(elman(steps=4, seed=1).loss).source
+    b = draw(elman(steps=4, seed=1).loss).source
+    assert a == b
+    for n in node_ids(a):
+        assert re.fullmatch(r"(op_\d+_[a-z_]+|param_\w+|input_\w+|rail_\w+|bus_\w+"
+                            r"|elided_\w+|group_\w+)", n), n
+
+
+def test_every_html_label_is_well_formed(elman, lstm):
+    sources = [draw(elman(steps=12).loss).source, draw(lstm(steps=3).loss).source,
+               draw(lstm(steps=3).loss, collapse="step").source,
+               draw(elman(steps=12).loss, view="rolled").source,
+               draw(elman(steps=3).loss, view="tape", show=("op", "site", "scope")).source]
+    for source in sources:
+        labels = html_labels(source)
+        assert labels
+        for label in labels:
+            ET.fromstring(f"<root>{label}</root>")
+
+
+def test_names_with_markup_are_escaped():
+    w = tg.tensor(numpy.ones((2, 2)), requires_grad=True)
+    w.name = "w<&>\"x"
+    loss = (w @ w).sum()
+    source = draw(loss, focus=w.name).source
+    for label in html_labels(source):
+        ET.fromstring(f"<root>{label}</root>")
+    assert "w&lt;&amp;&gt;&quot;x" in source
+
+
+def test_nan_and_inf_gradients_are_unmistakable():
+    p = tg.tensor(numpy.zeros(3), requires_grad=True)
+    p.name = "p"
+    loss = tg.sqrt(tg.sqrt(p)).sum()        # the inner sqrt's output gets an infinite gradient
+    with numpy.errstate(divide="ignore"):
+        source = draw(loss, focus="p").source
+    inner = re.search(r"^\s*op_0_sqrt \[(.*)\]$", source, re.M).group(1)
+    assert "striped" in inner and "#ff00ff" in inner and "|grad| Inf" in inner
+    assert "NaN/Inf" in source
+
+
+def test_released_graph_is_a_clear_error(elman):
+    net = elman(steps=2)
+    net.loss.backward()
+    with pytest.raises(DrawError, match="released by backward.*retain_graph=True"):
+        draw(net.loss)
+
+
+def test_root_must_be_a_recorded_tensor_or_tape():
+    with pytest.raises(DrawError, match="leaf"):
+        draw(tg.ones(2, requires_grad=True))
+    with pytest.raises(DrawError, match="Tensor"):
+        draw([1, 2])
+    with pytest.raises(DrawError, match="empty"):
+        draw(tg.Tape())
+
+
+def test_a_tape_can_be_drawn(elman):
+    with tg.Tape() as tape:
+        net = elman(steps=2)
+    d = draw(tape)
+    assert len(clusters(d.source)) == 2
+    assert d.graph.has_grad and d.ledger("W_hh")[1].norm > 0
+
+
+def test_a_non_scalar_root_is_drawn_without_gradients():
+    w = tg.ones(2, 2, requires_grad=True)
+    d = draw(w * 2.0)
+    assert "no gradients shown" in d.source
+    with pytest.raises(DrawError, match="no gradients"):
+        d.ledger("p0")
+
+
+def test_bad_options():
+    loss = (tg.ones(2, requires_grad=True) * 2).sum()
+    for kwargs, match in [({"view": "flat"}, "view"), ({"show": ("colour",)}, "show"),
+                          ({"color_by": "value"}, "color_by"), ({"max_nodes": 0}, "max_nodes")]:
+        with pytest.raises(DrawError, match=match):
+            draw(loss, **kwargs)
+
+
+def test_rolled_view_has_the_cell_once_and_a_strip_per_shared_weight(elman):
+    source = draw(elman(steps=12).loss, view="rolled").source
+    assert clusters(source) == ["cluster_cell_rnn_cell"]
+    assert sum(1 for n in node_ids(source) if n.endswith("_matmul")) == 3   # x@W, h@W, head
+    strip = re.search(r"param_W_hh \[.*\n", source).group(0)
+    assert strip.count('HEIGHT="16"') == 12
+    assert "feeds step t+1 ×11" in source and "12 terms, summed" in source
+
+
+def test_rolled_view_names_vanishing_gradients(elman):
+    source = draw(elman(steps=40, seed=2).loss, view="rolled").source
+    assert "the gradient vanishes going back in time" in source
+
+
+def test_tape_view_lists_every_record_in_order(elman):
+    net = elman(steps=2)
+    d = draw(net.loss, view="tape")
+    ops = [n for n in node_ids(d.source) if n.startswith("op_")]
+    assert ops == [op.id for op in d.graph.ops]
+    assert "#0  v0 = matmul(x1, W_xh)" in d.source
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_built_in_models_draw_in_every_view(kind):
+    loss, _ = build(kind, 3)
+    for view in ("unrolled", "rolled", "tape"):
+        assert draw(loss, view=view).source.startswith("digraph")
