@@ -234,7 +234,7 @@ def _legend(graph, opts, cells, scale):
     rows = [head]
     if graph.has_grad and opts.color_by:
         rows.append('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
-                    '<TD>strips and fill: gradient norm, one log scale:  </TD>'
+                    '<TD>strips: gradient norm, one log scale:  </TD>'
                     f'<TD>{colour_bar(scale)}</TD></TR></TABLE>')
         rows.append(esc("operations are not filled here: the strips carry the gradient norms "
                         "(white cell: the parameter is not used at that step)"))

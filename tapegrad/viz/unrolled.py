@@ -268,20 +268,19 @@ def render(graph, opts):
                     _box_node(dot, member, box_norm[member], colour, opts, member is root_box)
 
     dot.comment("data flow")
-    edges = {}
+    edges = {}                 # (tail, head) -> output slots of the tail it carries
     for op in graph.ops:
         head = box_of[op]
-        for src in op.sources:
+        for src, slot in zip(op.sources, op.slots):
             if isinstance(src, OpNode):
                 tail = box_of[src]
                 if tail is not head:
-                    edges.setdefault((tail, head), 0)
-                    edges[(tail, head)] += 1
+                    edges.setdefault((tail, head), set()).add(slot)
             elif isinstance(src, Leaf) and src in leaf_home:
-                edges.setdefault((src, head), 0)
+                edges.setdefault((src, head), set())
     ranks = {}
     fan_out, fan_in = _buses(edges)
-    for (tail, head), count in edges.items():
+    for (tail, head), slots in edges.items():
         if tail in fan_out or head in fan_in:
             continue
         attrs = {}
@@ -289,6 +288,9 @@ def render(graph, opts):
             attrs = {"weight": "8"}
             if tail.cluster != head.cluster:
                 attrs["penwidth"] = "1.4"
+        if isinstance(tail, Box) and tail.kind == "op" and len(slots) == 1 and min(slots) >= 0:
+            attrs.update(taillabel=f"[{min(slots)}]", labelfontsize="8",
+                         labelfontcolor="gray35")
         dot.edge(tail.id, head.id, **attrs)
     for tail, heads in fan_out.items():
         _bus(dot, tail.id, [h.id for h in heads], ranks, "gray40", "data", outward=True)

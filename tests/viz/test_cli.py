@@ -1,0 +1,50 @@
+"""``tapegrad-draw``: the command-line entry point."""
+import subprocess
+import sys
+
+import pytest
+
+from tapegrad.viz.cli import main
+
+
+def test_writes_dot_text_without_graphviz(tmp_path, capsys):
+    out = tmp_path / "lstm.dot"
+    assert main(["--model", "lstm", "--steps", "4", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("digraph tapegrad_unrolled")
+    assert "rail_rnn_weight_hh_l0_sum" in text
+    assert capsys.readouterr().out.strip() == str(out)
+
+
+@pytest.mark.parametrize("view", ["rolled", "tape"])
+def test_other_views_and_options(tmp_path, view):
+    out = tmp_path / "g.dot"
+    assert main(["--model", "gru", "--steps", "3", "--view", view, "--hidden", "2", "--seed",
+                 "5", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith(f"digraph tapegrad_{view}")
+
+
+def test_collapse_and_focus(tmp_path):
+    out = tmp_path / "g.dot"
+    assert main(["--model", "elman", "--steps", "3", "--collapse", "step", "--focus",
+                 "weight_ih_l0", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "group_net_rnn_l0_t_1" in text and "rail_rnn_weight_ih_l0_sum" in text
+
+
+def test_errors_are_reported_not_raised(tmp_path, capsys):
+    assert main(["--model", "elman", "--out", str(tmp_path / "g.txt")]) == 2
+    assert "cannot tell the format" in capsys.readouterr().err
+    assert main(["--model", "elman", "--focus", "nope", "--out", str(tmp_path / "g.dot")]) == 1
+    assert "no parameter named 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--model", "transformer", "--out", "x.svg"])
+
+
+@pytest.mark.needs_dot
+def test_module_entry_point_renders_png(tmp_path):
+    out = tmp_path / "e.png"
+    done = subprocess.run([sys.executable, "-m", "tapegrad.viz.cli", "--model", "elman",
+                           "--steps", "3", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().startswith(b"\x89PNG")

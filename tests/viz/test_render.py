@@ -1,0 +1,95 @@
+"""Rendering with Graphviz ``dot``, and the error when it is missing."""
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tapegrad.viz import GraphvizNotFoundError, draw
+from tapegrad.viz.models import build
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_titles(svg):
+    """(kind, title) of every node, edge and cluster group in an SVG from dot."""
+    root = ET.fromstring(svg)
+    found = []
+    for g in root.iter(f"{SVG}g"):
+        title = g.find(f"{SVG}title")
+        if g.get("class") in ("node", "edge", "cluster") and title is not None:
+            found.append((g.get("class"), title.text))
+    return found
+
+
+def cluster_boxes(drawing):
+    """cluster name -> (x0, y0, x1, y1) from ``dot -Tjson``."""
+    layout = json.loads(drawing.pipe("json"))
+    boxes = {}
+    for obj in layout.get("objects", []):
+        if obj.get("name", "").startswith("cluster_"):
+            boxes[obj["name"]] = tuple(float(v) for v in obj["bb"].split(","))
+    return boxes, tuple(float(v) for v in layout["bb"].split(","))
+
+
+@pytest.mark.needs_dot
+def test_svg_parses_with_the_expected_titles(elman):
+    d = draw(elman(steps=3).loss)
+    titles = svg_titles(d.pipe("svg"))
+    nodes = {t for k, t in titles if k == "node"}
+    assert {"param_W_hh", "op_1_matmul", "rail_W_hh_t3", "rail_W_hh_sum"} <= nodes
+    assert [t for k, t in titles if k == "cluster"] == ["cluster_rnn_cell_t_1",
+                                                       "cluster_rnn_cell_t_2",
+                                                       "cluster_rnn_cell_t_3"]
+    edges = {t for k, t in titles if k == "edge"}
+    assert {"param_W_hh->op_1_matmul", "op_11_matmul->rail_W_hh_t3",
+            "rail_W_hh_t3->rail_W_hh_sum"} <= edges
+
+
+@pytest.mark.needs_dot
+def test_time_runs_left_to_right(elman, lstm):
+    for d in (draw(elman(steps=5).loss, steps="all"), draw(lstm(steps=4).loss)):
+        boxes, _ = cluster_boxes(d)
+        xs = [boxes[name][0] for name in sorted(boxes, key=lambda n: int(n.rsplit("_", 1)[1]))]
+        assert len(xs) >= 4 and xs == sorted(xs) and len(set(xs)) == len(xs)
+
+
+@pytest.mark.needs_dot
+def test_height_stays_bounded_as_the_sequence_grows():
+    heights = {}
+    widths = {}
+    for steps in (10, 100):
+        loss, _ = build("lstm", steps)
+        _, bb = cluster_boxes(draw(loss))
+        widths[steps], heights[steps] = bb[2] - bb[0], bb[3] - bb[1]
+    assert heights[100] <= 1.25 * heights[10]
+    assert widths[100] <= 1.25 * widths[10]
+
+
+@pytest.mark.needs_dot
+@pytest.mark.parametrize("fmt,magic", [("svg", b"<?xml"), ("png", b"\x89PNG"), ("pdf", b"%PDF")])
+def test_render_writes_the_format_of_the_extension(tmp_path, elman, fmt, magic):
+    d = draw(elman(steps=2).loss)
+    path = d.render(tmp_path / f"g.{fmt}")
+    assert open(path, "rb").read().startswith(magic)
+
+
+@pytest.mark.needs_dot
+def test_jupyter_gets_svg(elman):
+    bundle = draw(elman(steps=2).loss)._repr_mimebundle_()
+    assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
+
+
+def test_without_dot_render_and_pipe_say_how_to_install(monkeypatch, tmp_path, elman):
+    monkeypatch.setenv("PATH", str(tmp_path))          # no dot on this PATH
+    d = draw(elman(steps=2).loss)
+    assert d.source.startswith("digraph")
+    for call in (lambda: d.render(tmp_path / "g.svg"), lambda: d.pipe("png")):
+        with pytest.raises(GraphvizNotFoundError) as info:
+            call()
+        message = str(info.value)
+        for hint in ("apt-get install graphviz", "brew install graphviz",
+                     "conda install -c conda-forge graphviz", "Drawing.source"):
+            assert hint in message
+    assert d.render(tmp_path / "g.dot") == str(tmp_path / "g.dot")   # DOT text needs no dot
+    assert (tmp_path / "g.dot").read_text(encoding="utf-8") == d.source
+    assert set(d._repr_mimebundle_()) == {"text/plain"}
