@@ -14,8 +14,9 @@ from .colors import LogScale, fmt
 from .dot import Dot, Html
 from .errors import DrawError
 from .graph import Leaf, OpNode, ident
-from .labels import colour_bar, esc, legend, op_label, shape_text, small
-from .unrolled import (EDGE_ATTRS, NODE_ATTRS, PARAM_FILL, RAIL_COLOR, USE_COLOR, param_label)
+from .labels import colour_bar, esc, legend, op_label, shape_text
+from .style import EDGE_ATTRS, NODE_ATTRS, PARAM_FILL, RAIL_COLOR, USE_COLOR
+from .unrolled import param_label
 
 GRAPH_ATTRS = {"rankdir": "TB", "newrank": "true", "fontname": "Helvetica", "fontsize": "11",
                "nodesep": "0.3", "ranksep": "0.35", "labelloc": "t", "labeljust": "l"}
@@ -74,8 +75,9 @@ def strip(norms, first, last, scale):
     """A row of cells, one per step first..last, coloured by norm, with tick labels."""
     n = last - first + 1
     width = max(3, min(14, 640 // n))
-    cells = "".join(f'<TD BGCOLOR="{scale.fill(norms[t]) if t in norms else "white"}" WIDTH="{width}" HEIGHT="16" '
-                    f'FIXEDSIZE="TRUE"></TD>' for t in range(first, last + 1))
+    fills = [scale.fill(norms[t]) if t in norms else "white" for t in range(first, last + 1)]
+    cells = "".join(f'<TD BGCOLOR="{fill}" WIDTH="{width}" HEIGHT="16" FIXEDSIZE="TRUE"></TD>'
+                    for fill in fills)
     every = tick_every(n)
     ticks, t = [], first
     while t <= last:

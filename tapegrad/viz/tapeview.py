@@ -9,7 +9,7 @@ from .dot import Dot, Html
 from .errors import DrawError
 from .graph import Leaf, OpNode
 from .labels import esc, legend, out_shape_text, shape_text, small
-from .unrolled import EDGE_ATTRS, PARAM_FILL
+from .style import EDGE_ATTRS, PARAM_FILL
 
 GRAPH_ATTRS = {"rankdir": "TB", "fontname": "Courier", "fontsize": "11", "nodesep": "0.25",
                "ranksep": "0.2", "labelloc": "t", "labeljust": "l"}
