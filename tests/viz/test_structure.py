@@ -244,3 +244,28 @@ def test_built_in_models_draw_in_every_view(kind):
     loss, _ = build(kind, 3)
     for view in ("unrolled", "rolled", "tape"):
         assert draw(loss, view=view).source.startswith("digraph")
+
+
+def test_color_by_none_leaves_operations_unfilled(elman):
+    source = draw(elman(steps=3).loss, color_by=None).source
+    ops = [line for line in source.splitlines() if re.match(r"\s*op_\d+_\w+ \[label", line)]
+    assert ops and not any("fillcolor" in line for line in ops)
+    assert "one log scale" not in source
+
+
+def test_show_chooses_the_label_lines(elman):
+    source = draw(elman(steps=2).loss, show=("op", "site", "scope")).source
+    line = re.search(r"^\s*op_0_matmul \[(.*)\]$", source, re.M).group(1)
+    assert "x1 @ W_xh" in line and "conftest.py:" in line and "rnn/cell[t=1]" in line
+    assert "|grad|" not in line and "(1, 4)" not in line
+
+
+def test_bidirectional_two_layer_layer_draws_a_cluster_per_direction_and_step():
+    import nn
+    tg.manual_seed(0)
+    gru = nn.GRU(3, 4, num_layers=2, bidirectional=True)
+    out, _ = gru(tg.randn(3, 1, 3))
+    source = draw((out[-1] ** 2).sum()).source
+    assert len(clusters(source)) == 12
+    assert "cluster_gru_l1_reverse_t_3" in clusters(source)
+    assert "rail_weight_hh_l1_reverse_sum" in node_ids(source)
