@@ -11,7 +11,6 @@ import numpy
 
 from ..backward import _fit
 from ..grad_mode import no_grad
-from ..tape import needs_kwargs
 from ..tensor import Tensor
 from .. import backward as _backward
 
@@ -63,7 +62,7 @@ def input_cotangent(rec, g, i):
         g = tuple(numpy.zeros_like(o) if x is None else x for x, o in zip(g, rec.out))
     params = rec.params
     if rec.op.vjp_takes_needs:
-        params = needs_kwargs(params, rec.mask, len(rec.inputs))
+        params = dict(params, needs=tuple(rec.needs))
     with no_grad():
         cots = rec.op.vjp(g, rec.out, *rec.datas, **params)
         if len(rec.inputs) == 1:

@@ -155,11 +155,11 @@ class Graph:
                     elif r in self.view_of:
                         src, mark = self.view_of[r], VIEW_OPS[r.op.name]
                     else:
-                        src, slot = self._op.get(r), a._slot
+                        src, slot = self._op.get(r), (a._slot if r.multi else -1)
                     if isinstance(src, Leaf):
                         if not src.consumers or src.consumers[-1] is not node:
                             src.consumers.append(node)
-                        if src.is_param and rec.mask >> i & 1:
+                        if src.is_param and rec.needs[i]:
                             src.uses.append(Use(src, node, i))
                 node.sources.append(src)
                 node.slots.append(slot)
@@ -257,7 +257,7 @@ def extract(root):
 
 
 def _add_gradients(graph, root):
-    if root is None or root._data.size != 1:
+    if root is None or root.data.size != 1:
         shape = None if root is None else tuple(root.shape)
         graph.why_no_grad = (f"no gradients shown: the root has shape {shape}, not one element"
                              if root is not None else "no gradients shown: no root tensor")
