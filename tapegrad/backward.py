@@ -13,8 +13,8 @@ from .errors import AnomalyError, BackwardError, OpError, PrimitiveBugError, for
 from .grad_mode import enable_grad, no_grad
 from .ledger import Ledger
 from .state import STATE
-from .tape import GLOBAL_TAPE
-from .tensor import TENSOR_TYPES, Tensor
+from .tape import GLOBAL_TAPE, RETAINED, needs_kwargs, retained_for
+from .tensor import TENSOR_TYPES, Tensor, freeze_arrays as _freeze_arrays
 
 
 def backward(tensor, gradient=None, retain_graph=False, keep_contributions=False):
@@ -34,11 +34,11 @@ def backward(tensor, gradient=None, retain_graph=False, keep_contributions=False
         ledger.publish(leaf, leaf.grad is None)
         if leaf.grad is None:
             g.flags.writeable = False
-            leaf.grad = Tensor._make(g, None, 0)
+            leaf.grad = Tensor._make(g, None, -1)
         else:
-            total = leaf.grad.data + g
+            total = leaf.grad._data + g
             total.flags.writeable = False
-            leaf.grad = Tensor._make(total, None, 0)
+            leaf.grad = Tensor._make(total, None, -1)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -77,7 +77,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     mode = enable_grad() if create_graph else no_grad()
     with mode:
         if create_graph:
-            roots = [(o, g if type(g) in TENSOR_TYPES else Tensor._make(g, None, 0))
+            roots = [(o, g if type(g) in TENSOR_TYPES else Tensor._make(g, None, -1))
                      for o, g in roots]
         leaf_grads, captured = _sweep(roots, retain_graph=retain_graph,
                                       create_graph=create_graph, capture=ins, records=records)
@@ -94,20 +94,20 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         else:
             g = xp.ascontiguousarray(g)
             g.flags.writeable = False
-            results.append(Tensor._make(g, None, 0))
+            results.append(Tensor._make(g, None, -1))
     return tuple(results)
 
 
 def _seed(tensor, gradient, opname):
     """The cotangent that starts the sweep: ones for a single-element output."""
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor._data.size != 1:
             raise BackwardError(
                 f"{opname}: the output has shape {tensor.shape}; without `gradient` it must have "
                 f"one element (a loss). Reduce it first (y.sum(), y.mean()) or pass "
                 f"gradient= of shape {tensor.shape}. At {here()}")
-        return xp.ones_like(tensor.data)
-    g = gradient.data if type(gradient) in TENSOR_TYPES else xp.asarray(gradient)
+        return xp.ones_like(tensor._data)
+    g = gradient._data if type(gradient) in TENSOR_TYPES else xp.asarray(gradient)
     if g.shape != tensor.shape:
         raise BackwardError(f"{opname}: gradient has shape {g.shape} but the output has shape "
                             f"{tensor.shape}; they must match. At {here()}")
@@ -115,110 +115,213 @@ def _seed(tensor, gradient, opname):
 
 
 def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, ledger=None):
-    """The reverse pass.  Returns (leaf -> gradient, id(captured non-leaf) -> gradient)."""
-    table = {}        # record (or (record, slot) for multi-output) -> cotangent
-    owned = set()     # keys whose cotangent is an array this sweep created
-    leaf_grads = {}   # leaf tensor -> cotangent
-    leaf_owned = set()
-    captured = {}
-    wanted = {}
-    if capture:
-        for x in capture:
-            if x._record is not None:
-                wanted.setdefault(x._record, []).append(x)
+    """The reverse pass.  Returns (leaf -> gradient, id(captured non-leaf) -> gradient).
 
+    The loop body is the hot path of every backward: the common case (a
+    built-in single-output primitive in an ordinary backward) runs inline; the
+    rest goes through :func:`_general_step`.
+    """
+    sweep = _Sweep(create_graph, ledger, capture)
+    table = sweep.table
     start = None
     for t, g in roots:
         rec = t._record
         if rec is None:
-            _accumulate(leaf_grads, leaf_owned, t, g, create_graph)
+            sweep.add_leaf(t, g, None)
             continue
-        _accumulate(table, owned, _key(rec, t._slot), g, create_graph)
+        sweep.add(rec, t._slot, g)
         pos = rec.pos if records is None else records_index(records, rec)
         start = pos if start is None else max(start, pos)
     if start is None:
-        return leaf_grads, captured
-    walk = (GLOBAL_TAPE.reversed_from(start) if records is None
-            else (records[i] for i in range(start, -1, -1)))
+        return sweep.leaf_grads, sweep.captured
+    if records is None:
+        refs = GLOBAL_TAPE.refs
+        walk = (refs[i]() for i in range(start, -1, -1))
+    else:
+        walk = (records[i] for i in range(start, -1, -1))
 
-    anomaly = STATE.anomaly
+    state = STATE
+    general = create_graph or bool(sweep.wanted) or bool(RETAINED) or state.anomaly
+    owned = sweep.owned
+    pop = table.pop
     for rec in walk:
-        if not table:
-            break
+        if rec is None:                 # a dead record; stop once nothing is left to send back
+            if not table:
+                break
+            continue
+        g = pop(rec, None)
+        if g is None:
+            if not table:
+                break
+            continue
         op = rec.op
-        if op.multi:
-            gs = [table.pop((rec, i), None) for i in range(len(rec.out))]
-            if all(g is None for g in gs):
-                continue
+        if general or not op.trusted or op.multi or rec.inputs is None \
+                or rec.stamp != state.mutations:
+            _general_step(sweep, rec, g)
         else:
-            g = table.pop(rec, None)
-            if g is None:
-                continue
-        if rec.released:
-            raise BackwardError(
-                f"backward through {op.name} (recorded at {rec.site}) a second time: its saved "
-                f"values were freed by an earlier backward. Pass retain_graph=True to the first "
-                f"backward (or grad) call if you need to backpropagate through this graph again.")
-        if rec.stamp != STATE.mutations:
-            _check_versions(rec)
+            inputs = rec.inputs
+            params = rec.params
+            mask = rec.mask
+            if op.vjp_takes_needs:
+                params = needs_kwargs(params, mask, len(inputs))
+            cots = op.vjp(g, rec.out, *rec.datas, **params) if params else \
+                op.vjp(g, rec.out, *rec.datas)
+            if len(inputs) == 1:
+                cots = (cots,)
+            elif type(cots) is not tuple or len(cots) != len(inputs):
+                sweep.route(rec, cots)      # reports the malformed result
+            i = 0
+            for a in inputs:
+                if mask >> i & 1:
+                    c = cots[i]
+                    data = a._data
+                    if type(c) is not ndarray or c.shape != data.shape or c.dtype != data.dtype:
+                        c = _fit(c, a, rec, i, False)
+                    parent = a._record
+                    if parent is None or a._slot >= 0:
+                        sweep.add_to(a, c, rec)
+                    else:
+                        prev = table.get(parent)
+                        if prev is None:
+                            table[parent] = c
+                        elif parent in owned:
+                            prev += c
+                        else:
+                            sweep.add(parent, -1, c)
+                i += 1
+        if not retain_graph:
+            rec.out = rec.inputs = rec.datas = None
+    return sweep.leaf_grads, sweep.captured
+
+
+class _Sweep:
+    """The state of one reverse pass: cotangent tables and how to add into them.
+
+    ``table`` maps a single-output record to its cotangent and a multi-output
+    record to a dict {slot: cotangent}.  The first contribution to a slot is
+    stored by reference; the second makes a fresh array the sweep owns (listed
+    in ``owned``); only owned arrays are added into in place.
+    """
+
+    __slots__ = ("table", "owned", "leaf_grads", "leaf_owned", "create_graph", "ledger",
+                 "wanted", "captured")
+
+    def __init__(self, create_graph, ledger, capture):
+        self.table = {}
+        self.owned = set()
+        self.leaf_grads = {}
+        self.leaf_owned = set()
+        self.create_graph = create_graph
+        self.ledger = ledger
+        self.captured = {}
+        self.wanted = {}
+        for x in capture or ():
+            if x._record is not None:
+                self.wanted.setdefault(x._record, []).append(x)
+
+    def add(self, rec, slot, g):
+        """Add ``g`` into the cotangent of output ``slot`` of ``rec`` (-1: single output)."""
+        if slot < 0:
+            self._add(self.table, self.owned, rec, g)
+        else:
+            slots = self.table.get(rec)
+            if slots is None:
+                slots = self.table[rec] = {}
+            self._add(slots, self.owned, (rec, slot), g, key_in_table=slot)
+
+    def add_leaf(self, leaf, g, rec):
+        if self.ledger is not None and rec is not None:
+            self.ledger.add(leaf, rec, g)
+        self._add(self.leaf_grads, self.leaf_owned, leaf, g)
+
+    def add_to(self, a, c, rec):
+        """Add cotangent ``c`` for input tensor ``a`` of record ``rec``."""
+        if a._record is None:
+            self.add_leaf(a, c, rec)
+        else:
+            self.add(a._record, a._slot, c)
+
+    def _add(self, table, owned, key, g, key_in_table=None):
+        slot = key if key_in_table is None else key_in_table
+        prev = table.get(slot)
+        if prev is None:
+            table[slot] = g
+        elif self.create_graph:
+            table[slot] = prev + g
+        elif key in owned:
+            prev += g
+        else:
+            total = prev + g
+            table[slot] = total if type(total) is ndarray else xp.asarray(total)
+            owned.add(key)
+
+    def route(self, rec, cots):
+        """Check and add the cotangents a vjp returned for each input that needs one."""
         inputs = rec.inputs
-        if op.multi:
-            g = tuple(gi if gi is not None else _zeros(o, create_graph)
-                      for gi, o in zip(gs, rec.out))
-        if rec in wanted:
-            for x in wanted[rec]:
-                captured[id(x)] = g[x._slot] if op.multi else g
-        if rec.retained is not None:
-            _retain(rec, g)
-        if create_graph:
-            out = (tuple(Tensor._make(o, rec, i) for i, o in enumerate(rec.out)) if op.multi
-                   else Tensor._make(rec.out, rec, 0))
-            args = inputs
-        else:
-            out = rec.out
-            args = rec.datas
-        needs = rec.needs
-        if op.vjp is None:
-            raise BackwardError(f"{op.name} has no vjp: define one with @{op.name}.defvjp "
-                                f"(recorded at {rec.site}).")
-        if op.vjp_takes_needs:
-            cots = op.vjp(g, out, *args, needs=tuple(needs), **rec.params)
-        else:
-            cots = op.vjp(g, out, *args, **rec.params)
-        if len(inputs) == 1:
+        n = len(inputs)
+        if n == 1:
             cots = (cots,)
-        elif type(cots) not in (tuple, list) or len(cots) != len(inputs):
+        elif type(cots) not in (tuple, list) or len(cots) != n:
+            op = rec.op
             raise PrimitiveBugError(
-                f"vjp of primitive '{op.name}' must return {len(inputs)} cotangents (one per "
-                f"input, a tuple), got {type(cots).__name__}"
+                f"vjp of primitive '{op.name}' must return {n} cotangents (one per input, "
+                f"a tuple), got {type(cots).__name__}"
                 f"{' of length %d' % len(cots) if type(cots) in (tuple, list) else ''}.")
+        mask = rec.mask
+        anomaly = STATE.anomaly
+        create_graph = self.create_graph
         for i, a in enumerate(inputs):
-            if not needs[i]:
+            if not mask >> i & 1:
                 continue
-            c = _fit(cots[i], a, rec, i, create_graph)
+            c = cots[i]
+            data = a._data
+            if create_graph or type(c) is not ndarray or c.shape != data.shape \
+                    or c.dtype != data.dtype:
+                c = _fit(c, a, rec, i, create_graph)
             if anomaly:
                 _check_finite_backward(c, rec, i)
-            parent = a._record
-            if parent is None:
-                if ledger is not None:
-                    ledger.add(a, rec, c)
-                _accumulate(leaf_grads, leaf_owned, a, c, create_graph)
-            else:
-                _accumulate(table, owned, _key(parent, a._slot), c, create_graph)
-        if not retain_graph:
-            rec.out = (None,) * len(rec.out) if op.multi else None
-            rec.inputs = rec.datas = None
-            rec.released = True
-    return leaf_grads, captured
+            self.add_to(a, c, rec)
 
 
-def _key(rec, slot):
-    return (rec, slot) if rec.op.multi else rec
+def _general_step(sweep, rec, g):
+    """One record of the sweep, in full generality (see :func:`_sweep` for the fast path)."""
+    op = rec.op
+    create_graph = sweep.create_graph
+    inputs = rec.inputs
+    if inputs is None:
+        raise BackwardError(
+            f"backward through {op.name} (recorded at {rec.site}) a second time: its saved "
+            f"values were freed by an earlier backward. Pass retain_graph=True to the first "
+            f"backward (or grad) call if you need to backpropagate through this graph again.")
+    if rec.stamp != STATE.mutations:
+        _check_versions(rec)
+    if op.multi:
+        g = tuple(g.get(i) if g.get(i) is not None else _zeros(o, create_graph)
+                  for i, o in enumerate(rec.out))
+    if rec in sweep.wanted:
+        for x in sweep.wanted[rec]:
+            sweep.captured[id(x)] = g[x._slot] if op.multi else g
+    if RETAINED and id(rec) in RETAINED:
+        _retain(retained_for(rec), g)
+    if create_graph:
+        out = (tuple(Tensor._make(o, rec, i) for i, o in enumerate(rec.out)) if op.multi
+               else Tensor._make(rec.out, rec, -1))
+        args = inputs
+    else:
+        out = rec.out
+        args = rec.datas
+        if not op.trusted:
+            _freeze_arrays(g if op.multi else (g,))
+    params = rec.params
+    if op.vjp_takes_needs:
+        params = needs_kwargs(params, rec.mask, len(inputs))
+    sweep.route(rec, op.vjp(g, out, *args, **params))
 
 
 def _zeros(like, create_graph):
+    """Zero cotangent for an output of a multi-output record that got none."""
     z = xp.zeros_like(like)
-    return Tensor._make(z, None, 0) if create_graph else z
+    return Tensor._make(z, None, -1) if create_graph else z
 
 
 def records_index(records, rec):
@@ -229,20 +332,6 @@ def records_index(records, rec):
                   f"which is not on this tape; compute the target inside the `with Tape()` block.")
 
 
-def _accumulate(table, owned, key, g, create_graph):
-    prev = table.get(key)
-    if prev is None:
-        table[key] = g
-    elif create_graph:
-        table[key] = prev + g
-    elif key in owned:
-        prev += g
-    else:
-        total = prev + g
-        table[key] = total if type(total) is ndarray else xp.asarray(total)
-        owned.add(key)
-
-
 def _fit(c, a, rec, i, create_graph):
     """Check a vjp's cotangent for input ``i``; reduce broadcasting; cast to the input dtype."""
     op = rec.op
@@ -251,13 +340,13 @@ def _fit(c, a, rec, i, create_graph):
                                 f"which needs a gradient (recorded at {rec.site}).")
     if create_graph:
         if type(c) not in TENSOR_TYPES:
-            c = Tensor._make(_as_owned_array(c), None, 0)
+            c = Tensor._make(_as_owned_array(c), None, -1)
     elif type(c) is not ndarray:
         if type(c) in TENSOR_TYPES:
-            c = c.data
+            c = c._data
         else:
             c = xp.asarray(c)
-    shape = a.data.shape
+    shape = a._data.shape
     cshape = c.shape
     if cshape != shape:
         if not _broadcasts_to(shape, cshape):
@@ -269,7 +358,7 @@ def _fit(c, a, rec, i, create_graph):
         c = sum_to_shape(c, shape)
         if not create_graph and type(c) is not ndarray:
             c = xp.asarray(c)
-    dtype = a.data.dtype
+    dtype = a._data.dtype
     if c.dtype != dtype:
         outs = rec.out if type(rec.out) is tuple else (rec.out,)
         if all(o.dtype == dtype for o in outs) and c.dtype.kind == "f":
@@ -306,26 +395,26 @@ def _check_versions(rec):
                 f"(e.g. before optimizer.step()), or recompute the forward after the update.")
 
 
-def _retain(rec, g):
-    for slot, ref in rec.retained:
+def _retain(entries, g):
+    for slot, ref in entries:
         t = ref()
         if t is None:
             continue
         gi = g[slot] if type(g) is tuple else g
         if type(gi) in TENSOR_TYPES:
-            gi = gi.data
+            gi = gi._data
         gi = xp.array(gi, copy=True)
         gi.flags.writeable = False
         if t.grad is None:
-            t.grad = Tensor._make(gi, None, 0)
+            t.grad = Tensor._make(gi, None, -1)
         else:
-            total = t.grad.data + gi
+            total = t.grad._data + gi
             total.flags.writeable = False
-            t.grad = Tensor._make(total, None, 0)
+            t.grad = Tensor._make(total, None, -1)
 
 
 def _check_finite_backward(c, rec, i):
-    data = c.data if type(c) in TENSOR_TYPES else c
+    data = c._data if type(c) in TENSOR_TYPES else c
     if data.dtype.kind == "f" and not xp.isfinite(data).all():
         raise AnomalyError(
             f"detect_anomaly: the backward of {rec.op.name} (recorded at "

@@ -46,7 +46,7 @@ def default_generator():
 def as_array(data, dtype):
     """A read-only copy of ``data`` as an ndarray, with tapegrad's default-dtype rule."""
     if type(data) in TENSOR_TYPES:
-        data = data.data
+        data = data._data
     if dtype is None and not isinstance(data, (ndarray, numpy.generic)):
         arr = xp.asarray(data)
         if arr.dtype.kind == "f":
@@ -77,11 +77,11 @@ def from_numpy(array):
         raise OpError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     view = array.view()
     view.flags.writeable = False
-    return Tensor._make(view, None, 0)
+    return Tensor._make(view, None, -1)
 
 
 def _leaf(arr, requires_grad):
-    t = Tensor._make(arr, None, 0)
+    t = Tensor._make(arr, None, -1)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -166,7 +166,7 @@ def randint(low, high, size, generator=None, dtype=numpy.int64):
 
 
 def _data(t):
-    return t.data if type(t) in TENSOR_TYPES else xp.asarray(t)
+    return t._data if type(t) in TENSOR_TYPES else xp.asarray(t)
 
 
 def _frozen(arr):

@@ -22,22 +22,27 @@ gradient) and return ``None`` for the others, to skip work.
 import functools
 import inspect
 import sys
+import weakref
 
 from .backend import ndarray, xp
 from .errors import AnomalyError, OpError, TapegradError, describe, format_site, is_internal
 from .state import STATE
 from .tape import GLOBAL_TAPE, Record
-from .tensor import TENSOR_TYPES, Tensor
+from .tensor import TENSOR_TYPES, Tensor, freeze_arrays as _freeze_arrays
 
 #: Every primitive by name (built-in and user-defined).
 REGISTRY = {}
 
 _getframe = sys._getframe
+_NO_PARAMS = {}   # shared by records of calls without static parameters (never mutated)
 _internal_files = {}
 
 
 class Primitive:
     """The definition behind a primitive function: forward, vjp and test metadata."""
+
+    __slots__ = ("forward", "name", "multi", "vjp", "vjp_takes_needs", "sampler", "reference",
+                 "twice", "explain", "trusted", "call")
 
     def __init__(self, forward, name, multi, sampler, reference, twice, explain):
         self.forward = forward
@@ -49,6 +54,13 @@ class Primitive:
         self.reference = reference  # independent NumPy forward, for tests
         self.twice = twice          # vjp is itself differentiable (gradgradcheck applies)
         self.explain = explain      # (exc, *datas, **params) -> message, on forward errors
+        # built-in primitives are trusted not to write into their arguments; a
+        # user primitive gets read-only arrays (forward and vjp)
+        self.trusted = forward.__module__.startswith("tapegrad.")
+
+    def __call__(self, *args, **params):
+        """Apply the primitive (the same as calling the function ``@primitive`` returned)."""
+        return self.call(*args, **params)
 
     def defvjp(self, vjp):
         """Register ``vjp(g, out, *inputs, **params)``; returns it unchanged."""
@@ -71,19 +83,99 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
         return functools.partial(primitive, name=name, multi=multi, sampler=sampler,
                                  reference=reference, twice=twice, explain=explain)
     prim = Primitive(forward, name or forward.__name__, multi, sampler, reference, twice, explain)
-    tensor_types = TENSOR_TYPES
     n_inputs, static = _signature(forward)
+    tensor_types = TENSOR_TYPES
+    state = STATE
+    tape = GLOBAL_TAPE
+    wref = weakref.ref
+    make = Tensor._make
+    trusted = prim.trusted
+    internal = _internal_files
+
+    max_args = sys.maxsize if n_inputs is None else n_inputs
+    new = object.__new__
 
     @functools.wraps(forward)
     def call(*args, **params):
-        if n_inputs is not None and len(args) > n_inputs:
+        if len(args) > max_args:
             args, params = _bind_static(prim, args, params, n_inputs, static)
+        datas = []
+        needs = 0          # bit i set: input i requires grad
+        bit = 1
+        tensors = False
         for a in args:
             if type(a) in tensor_types:
-                return _apply(prim, args, params)
-        return forward(*args, **params)
+                tensors = True
+                datas.append(a._data)
+                if a.requires_grad:
+                    needs |= bit
+            else:
+                datas.append(a)
+            bit <<= 1
+        if not tensors:                         # plain arrays: just the forward
+            return forward(*args, **params)
+        if not trusted:
+            _freeze_arrays(datas)
+        try:
+            out = forward(*datas, **params)
+        except TapegradError:
+            raise
+        except Exception as exc:  # a NumPy error becomes one naming op, shapes and line
+            raise forward_error(prim, args, datas, params, exc) from None
+        if multi:
+            out = tuple(o if type(o) is ndarray else xp.asarray(o) for o in out)
+        elif type(out) is not ndarray:
+            out = xp.asarray(out)
+        if not trusted:
+            _freeze_arrays(out if multi else (out,))
+        if state.anomaly:
+            _check_finite_forward(prim, args, out)
+        if needs and state.grad_enabled and (multi or out.dtype.kind == "f"):
+            rec = Record()
+            rec.op = prim
+            rec.inputs = args
+            rec.datas = tuple(datas)
+            rec.params = params if params else _NO_PARAMS
+            rec.mask = needs
+            rec.out = out
+            rec.stamp = state.mutations
+            f = _getframe(1)
+            code = f.f_code
+            if internal.get(code.co_filename, True):   # unknown or inside tapegrad: walk
+                code, lasti = _user_site(2)
+                rec.code = code
+                rec.lasti = lasti
+            else:
+                rec.code = code
+                rec.lasti = f.f_lasti
+            rec.scope = state.scope
+            refs = tape.refs
+            rec.index = tape.counter
+            tape.counter += 1
+            rec.pos = len(refs)
+            refs.append(wref(rec))
+            if rec.pos >= tape.limit:
+                tape.compact()
+            if state.tapes:
+                for t in state.tapes:
+                    t.records.append(rec)
+            if multi:
+                return tuple(make(o, rec, i) for i, o in enumerate(out))
+            t = new(Tensor)                     # Tensor._make, inlined: the hottest line
+            t._data = out
+            t._record = rec
+            t._slot = -1
+            t._version = 0
+            t.grad = None
+            t.name = None
+            t.requires_grad = True
+            return t
+        if multi:
+            return tuple(make(o, None, -1) for o in out)
+        return make(out, None, -1)
 
     call.primitive = prim
+    prim.call = call
     call.defvjp = prim.defvjp
     REGISTRY[prim.name] = prim
     return call
@@ -124,9 +216,13 @@ def _bind_static(prim, args, params, n_inputs, static):
     return args[:n_inputs], params
 
 
-def _user_site():
-    """(code, offset) of the innermost caller outside the tapegrad package."""
-    f = _getframe(3)
+def _user_site(depth=1):
+    """(code, offset) of the innermost caller outside the tapegrad package.
+
+    Starts ``depth`` frames above the caller; the line number itself is worked
+    out only when shown (``f_lineno`` is slow to compute on every operation).
+    """
+    f = _getframe(depth)
     internal = _internal_files
     while f is not None:
         code = f.f_code
@@ -138,67 +234,6 @@ def _user_site():
             return code, f.f_lasti
         f = f.f_back
     return None, 0
-
-
-def _apply(prim, args, params):
-    """Run a primitive on tensors: forward on their arrays, then record if needed."""
-    datas = []
-    needs = []
-    any_grad = False
-    for a in args:
-        if type(a) in TENSOR_TYPES:
-            datas.append(a.data)
-            r = a.requires_grad
-            needs.append(r)
-            if r:
-                any_grad = True
-        else:
-            datas.append(a)
-            needs.append(False)
-    try:
-        out = prim.forward(*datas, **params)
-    except TapegradError:
-        raise
-    except Exception as exc:  # a NumPy error becomes one that names op, shapes and line
-        raise forward_error(prim, args, datas, params, exc) from None
-    if prim.multi:
-        out = tuple(_freeze(o) for o in out)
-        differentiable = True
-    else:
-        out = _freeze(out)
-        differentiable = out.dtype.kind == "f"
-    if STATE.anomaly:
-        _check_finite_forward(prim, args, out)
-    if any_grad and differentiable and STATE.grad_enabled:
-        rec = Record()
-        rec.op = prim
-        rec.inputs = args
-        rec.datas = datas
-        rec.params = params
-        rec.needs = needs
-        rec.out = out
-        rec.stamp = STATE.mutations
-        rec.code, rec.lasti = _user_site()
-        rec.scope = STATE.scope
-        rec.retained = None
-        rec.released = False
-        GLOBAL_TAPE.append(rec)
-        for tape in STATE.tapes:
-            tape.records.append(rec)
-        if prim.multi:
-            return tuple(Tensor._make(o, rec, i) for i, o in enumerate(out))
-        return Tensor._make(out, rec, 0)
-    if prim.multi:
-        return tuple(Tensor._make(o, None, 0) for o in out)
-    return Tensor._make(out, None, 0)
-
-
-def _freeze(a):
-    """Make a forward's result a read-only ndarray (tensor data never changes in place)."""
-    if type(a) is not ndarray:
-        a = xp.asarray(a)
-    a.flags.writeable = False
-    return a
 
 
 def forward_error(prim, args, datas, params, exc):
@@ -233,7 +268,7 @@ def _check_finite_forward(prim, args, out):
         if o.dtype.kind == "f" and not xp.isfinite(o).all():
             code, lasti = _user_site()
             bad_in = [i for i, a in enumerate(args) if type(a) in TENSOR_TYPES
-                      and a.dtype.kind == "f" and not xp.isfinite(a.data).all()]
+                      and a.dtype.kind == "f" and not xp.isfinite(a._data).all()]
             origin = (f" (input {bad_in[0]} already held NaN/Inf)" if bad_in else "")
             raise AnomalyError(f"detect_anomaly: {prim.name} produced NaN or Inf in its output"
                                f"{origin}\n  operands: {', '.join(describe(a) for a in args)}\n"

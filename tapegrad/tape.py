@@ -15,6 +15,23 @@ import weakref
 from .errors import format_site, line_of
 from .state import STATE
 
+_NEEDS = [[tuple(bool(m >> i & 1) for i in range(n)) for m in range(1 << n)] for n in range(5)]
+_NEEDS_KW = [[{"needs": t} for t in row] for row in _NEEDS]
+
+
+def needs_tuple(mask, n):
+    """The tuple of booleans that bit ``mask`` encodes for ``n`` inputs."""
+    if n < 5:
+        return _NEEDS[n][mask]
+    return tuple(bool(mask >> i & 1) for i in range(n))
+
+
+def needs_kwargs(params, mask, n):
+    """``params`` plus ``needs=``, for a vjp that takes it (shared dicts when params is empty)."""
+    if not params and n < 5:
+        return _NEEDS_KW[n][mask]
+    return dict(params, needs=needs_tuple(mask, n))
+
 
 class ScopeFrame(tuple):
     """One level of a scope path: a name and an optional time step."""
@@ -55,16 +72,27 @@ class Record:
     """One operation on the tape: which primitive, on what, made where.
 
     ``inputs`` are the operands as passed (tensors and constants); ``datas``
-    their arrays at record time (the saved values); ``out`` the output array
-    (a tuple for multi-output primitives).  ``stamp`` is the global in-place
+    their arrays at record time (the saved values, a tuple); ``mask`` has bit i
+    set when input i needs a gradient;
+    ``out`` the output array (a tuple for multi-output primitives).  ``stamp`` is
+    the global in-place
     counter at record time: an input whose version is newer was modified after
     it was saved.  ``code``/``lasti`` locate the user's source line (the line
     number is worked out only when shown).
     """
 
-    __slots__ = ("index", "op", "inputs", "datas", "params", "needs", "out",
-                 "stamp", "code", "lasti", "scope", "pos", "retained",
-                 "released", "__weakref__")
+    __slots__ = ("index", "op", "inputs", "datas", "params", "mask", "out",
+                 "stamp", "code", "lasti", "scope", "pos", "__weakref__")
+
+    @property
+    def needs(self):
+        """Which inputs need a gradient (tuple of bools)."""
+        return needs_tuple(self.mask, len(self.inputs))
+
+    @property
+    def released(self):
+        """True once a backward without ``retain_graph`` has freed the saved values."""
+        return self.inputs is None
 
     @property
     def site(self):
@@ -104,22 +132,14 @@ class _GlobalTape:
     """All live records in execution order, held by weak reference.
 
     Dead entries are dropped in amortized O(1) by compacting when the list has
-    doubled since the last compaction; each record knows its position.
+    doubled since the last compaction; each record knows its position.  (Records
+    are appended by the primitive call path itself, inlined for speed.)
     """
 
     def __init__(self):
         self.refs = []
         self.counter = 0
         self.limit = 1 << 16
-
-    def append(self, rec):
-        refs = self.refs
-        rec.index = self.counter
-        self.counter += 1
-        rec.pos = len(refs)
-        refs.append(weakref.ref(rec))
-        if len(refs) >= self.limit:
-            self.compact()
 
     def compact(self):
         live = [r for r in self.refs if r() is not None]
@@ -141,6 +161,25 @@ class _GlobalTape:
 
 
 GLOBAL_TAPE = _GlobalTape()
+
+#: id(record) -> (weak ref to the record, [(output slot, weak ref to a tensor that called
+#: retain_grad)]).  A plain dict, truth-tested on every backward step; an entry leaves
+#: when its record dies.
+RETAINED = {}
+
+
+def retain(rec, slot, tensor):
+    """Note that ``tensor`` (output ``slot`` of ``rec``) wants its ``.grad`` kept."""
+    key = id(rec)
+    if key not in RETAINED:
+        RETAINED[key] = (weakref.ref(rec, lambda _, key=key: RETAINED.pop(key, None)), [])
+    RETAINED[key][1].append((slot, weakref.ref(tensor)))
+
+
+def retained_for(rec):
+    """The retain_grad entries of ``rec`` (empty if none)."""
+    item = RETAINED.get(id(rec))
+    return item[1] if item is not None and item[0]() is rec else ()
 
 
 class Tape:

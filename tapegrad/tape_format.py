@@ -20,7 +20,7 @@ def format_tape(records):
     leaves = []
 
     def name_of(t):
-        key = (t._record, t._slot) if t._record is not None else t
+        key = (t._record, max(t._slot, 0)) if t._record is not None else t
         if key not in names:
             names[key] = f"v{len(names)}"
             if t._record is None or t._record not in seen:

@@ -18,10 +18,10 @@ class Tensor:
     """An array that can record the operations applied to it.
 
     Create tensors with :func:`tapegrad.tensor` and the other constructors.
-    ``data`` is the underlying read-only ``numpy.ndarray``.
+    ``data`` is the underlying ``numpy.ndarray``, read-only.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_record", "_slot", "_version",
+    __slots__ = ("_data", "requires_grad", "grad", "_record", "_slot", "_version",
                  "name", "__weakref__")
     __array_priority__ = 1000   # ndarray (op) Tensor defers to Tensor's reflected operator
     __array_ufunc__ = None      # NumPy ufuncs refuse tensors instead of silently dropping the graph
@@ -32,9 +32,9 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False):
         from .creation import as_array
-        self.data = as_array(data, None)
+        self._data = as_array(data, None)
         self._record = None
-        self._slot = 0
+        self._slot = -1
         self._version = 0
         self.grad = None
         self.name = None
@@ -44,9 +44,12 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, record, slot):
-        """Fast internal constructor: ``data`` is already a read-only ndarray."""
+        """Fast internal constructor: ``data`` is an ndarray the engine owns.
+
+        ``slot`` is the output index for multi-output primitives, -1 otherwise.
+        """
         t = _new(Tensor)
-        t.data = data
+        t._data = data
         t._record = record
         t._slot = slot
         t._version = 0
@@ -56,22 +59,31 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------------ facts
-    shape = property(lambda self: self.data.shape, doc="Tuple of dimensions.")
-    dtype = property(lambda self: self.data.dtype, doc="NumPy dtype.")
-    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+    @property
+    def data(self):
+        """The underlying array, read-only (writing to it raises instead of corrupting the tape).
+
+        The engine freezes arrays lazily, when they leave it (here, ``numpy()``,
+        ``__array__``, a user primitive's arguments), not on every operation.
+        """
+        return _frozen(self._data)
+
+    shape = property(lambda self: self._data.shape, doc="Tuple of dimensions.")
+    dtype = property(lambda self: self._data.dtype, doc="NumPy dtype.")
+    ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
 
     def size(self, dim=None):
         """Shape as a tuple, or the length of dimension ``dim`` (PyTorch's ``size()``).
 
         Unlike NumPy's ``.size`` attribute; the element count is :meth:`numel`.
         """
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def dim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self):
-        return self.data.size
+        return self._data.size
 
     @property
     def is_leaf(self):
@@ -100,34 +112,34 @@ class Tensor:
 
     def item(self):
         """The single element as a Python number."""
-        if self.data.size != 1:
-            raise OpError(f"item: tensor has {self.data.size} elements (shape {self.shape}); "
+        if self._data.size != 1:
+            raise OpError(f"item: tensor has {self._data.size} elements (shape {self.shape}); "
                           f"item() needs exactly one. Index or reduce first (x.sum(), x[0]). "
                           f"At {here()}")
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self):
-        """A read-only NumPy view of the data (no copy). ``.copy()`` it to write."""
-        return self.data
+        """The data as a read-only NumPy array (no copy). ``.copy()`` it to write."""
+        return _frozen(self._data)
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        if dtype is not None and dtype != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else _frozen(self._data)
 
     # -------------------------------------------------------------- autograd
     def detach(self):
         """A new leaf sharing this tensor's (read-only) data, cut off from the tape."""
-        return Tensor._make(self.data, None, 0)
+        return Tensor._make(self._data, None, -1)
 
     def requires_grad_(self, requires_grad=True):
         """Set ``requires_grad`` on a leaf; only floating-point tensors can require grad."""
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise OpError(f"requires_grad_: only floating-point tensors can require gradients, "
-                          f"this one is {self.data.dtype} with shape {self.shape}. "
+                          f"this one is {self._data.dtype} with shape {self.shape}. "
                           f"Make it float first: tensor(data, dtype=tapegrad.float32). At {here()}")
         if not requires_grad and self._record is not None:
             raise OpError("requires_grad_(False) on a non-leaf tensor; use .detach() instead. "
@@ -137,20 +149,16 @@ class Tensor:
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
-        import weakref
-        rec = self._record
-        if rec is None:
-            return self
-        if rec.retained is None:
-            rec.retained = []
-        rec.retained.append((self._slot, weakref.ref(self)))
+        from .tape import retain
+        if self._record is not None and not self.retains_grad:
+            retain(self._record, self._slot, self)
         return self
 
     @property
     def retains_grad(self):
+        from .tape import retained_for
         rec = self._record
-        return rec is not None and rec.retained is not None and any(
-            ref() is self for _, ref in rec.retained)
+        return rec is not None and any(ref() is self for _, ref in retained_for(rec))
 
     def backward(self, gradient=None, retain_graph=False, keep_contributions=False):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` by a reverse sweep of the tape.
@@ -178,20 +186,20 @@ class Tensor:
     def _assign(self, new, opname):
         """Replace the data by ``new`` (same shape; cast to own dtype) and bump the version."""
         new = xp.asarray(new)
-        if new.shape != self.data.shape:
+        if new.shape != self._data.shape:
             try:
-                new = xp.broadcast_to(new, self.data.shape)
+                new = xp.broadcast_to(new, self._data.shape)
             except ValueError:
                 raise OpError(f"{opname}: result of shape {new.shape} does not fit the tensor's "
                               f"shape {self.shape}; in-place operations cannot change the shape. "
                               f"At {here()}") from None
-        if new.dtype != self.data.dtype:
-            if not xp.can_cast(new.dtype, self.data.dtype, casting="same_kind"):
+        if new.dtype != self._data.dtype:
+            if not xp.can_cast(new.dtype, self._data.dtype, casting="same_kind"):
                 raise OpError(f"{opname}: cannot store {new.dtype} values into a "
                               f"{self.dtype} tensor in place. At {here()}")
-        new = xp.array(new, dtype=self.data.dtype, copy=True)
+        new = xp.array(new, dtype=self._data.dtype, copy=True)
         new.flags.writeable = False
-        self.data = new
+        self._data = new
         STATE.mutations += 1
         self._version = STATE.mutations
         return self
@@ -201,7 +209,7 @@ class Tensor:
         from .grad_mode import no_grad
         with no_grad():
             result = fn(self, other)
-        return self._assign(result.data, opname)
+        return self._assign(result._data, opname)
 
     def add_(self, other):
         return self._inplace(ops.add, other, "add_")
@@ -222,21 +230,21 @@ class Tensor:
 
     def zero_(self):
         self._check_inplace("zero_")
-        return self._assign(xp.zeros_like(self.data), "zero_")
+        return self._assign(xp.zeros_like(self._data), "zero_")
 
     def fill_(self, value):
         self._check_inplace("fill_")
-        return self._assign(xp.full_like(self.data, value), "fill_")
+        return self._assign(xp.full_like(self._data, value), "fill_")
 
     def copy_(self, src):
         """Overwrite with ``src``'s values (broadcast to this shape, cast to this dtype)."""
         self._check_inplace("copy_")
-        return self._assign(src.data if type(src) in TENSOR_TYPES else src, "copy_")
+        return self._assign(src._data if type(src) in TENSOR_TYPES else src, "copy_")
 
     def __setitem__(self, index, value):
         self._check_inplace("__setitem__")
-        new = self.data.copy()
-        new[_plain_index(index)] = value.data if type(value) in TENSOR_TYPES else value
+        new = self._data.copy()
+        new[_plain_index(index)] = value._data if type(value) in TENSOR_TYPES else value
         self._assign(new, "__setitem__")
 
     # ------------------------------------------------------------- operators
@@ -271,35 +279,35 @@ class Tensor:
         return ops.getitem(self, index=_plain_index(index))
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(ops.unbind(self, 0))
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise OpError(f"the truth value of a tensor with {self.data.size} elements is "
+        if self._data.size != 1:
+            raise OpError(f"the truth value of a tensor with {self._data.size} elements is "
                           f"ambiguous; use .any() or .all(). At {here()}")
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self): return float(self.item())
     def __int__(self): return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only single-element integer tensors can be used as an index")
-        return int(self.data)
+        return int(self._data)
 
     def __repr__(self):
-        body = numpy.array2string(self.data, separator=", ", prefix="tensor(",
+        body = numpy.array2string(self._data, separator=", ", prefix="tensor(",
                                   threshold=200, edgeitems=3, precision=4)
         extra = []
-        if self.data.dtype not in (numpy.float32, numpy.int64, numpy.bool_):
-            extra.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (numpy.float32, numpy.int64, numpy.bool_):
+            extra.append(f"dtype={self._data.dtype}")
         if self._record is not None:
             extra.append(f"op={self._record.op.name}")
         elif self.requires_grad:
@@ -401,8 +409,8 @@ class Tensor:
 
     clip = clamp
 
-    def all(self): return bool(self.data.all())
-    def any(self): return bool(self.data.any())
+    def all(self): return bool(self._data.all())
+    def any(self): return bool(self._data.any())
 
     def to(self, dtype):
         """A copy cast to ``dtype`` (differentiable between float dtypes)."""
@@ -419,12 +427,26 @@ TENSOR_TYPES.add(Tensor)
 _new = object.__new__
 
 
+def _frozen(array):
+    """``array`` made read-only (a no-op when it already is)."""
+    if array.flags.writeable:
+        array.setflags(write=False)
+    return array
+
+
+def freeze_arrays(arrays):
+    """Make the arrays read-only, so a user primitive cannot write into saved values."""
+    for a in arrays:
+        if type(a) is ndarray and a.flags.writeable:
+            a.setflags(write=False)
+
+
 def _plain_index(index):
     """An index with tensors replaced by their arrays (NumPy indexing semantics)."""
     if type(index) is tuple:
-        return tuple(i.data if type(i) in TENSOR_TYPES else i for i in index)
+        return tuple(i._data if type(i) in TENSOR_TYPES else i for i in index)
     if type(index) in TENSOR_TYPES:
-        return index.data
+        return index._data
     return index
 
 
@@ -435,3 +457,13 @@ def describe_record(t):
 
 
 from . import ops  # noqa: E402  (ops needs Tensor defined first)
+
+# Operators whose operand order matches the primitive are the primitive itself:
+# ``x * y`` calls ``ops.mul(x, y)`` with no wrapper frame in between.
+Tensor.__add__ = ops.add
+Tensor.__sub__ = ops.sub
+Tensor.__mul__ = ops.mul
+Tensor.__truediv__ = ops.div
+Tensor.__pow__ = ops.pow
+Tensor.__matmul__ = ops.matmul
+Tensor.__neg__ = ops.neg

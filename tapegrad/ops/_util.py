@@ -21,7 +21,7 @@ def nondifferentiable(fn):
         for a in args:
             if type(a) in TENSOR_TYPES:
                 is_tensor = True
-                datas.append(a.data)
+                datas.append(a._data)
             else:
                 datas.append(a)
         if not is_tensor:
@@ -33,7 +33,7 @@ def nondifferentiable(fn):
                           f"{', '.join(_describe(a) for a in args)}\n  at {here()}") from None
         out = xp.asarray(out)
         out.flags.writeable = False
-        return Tensor._make(out, None, 0)
+        return Tensor._make(out, None, -1)
     return call
 
 
