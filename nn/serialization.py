@@ -70,8 +70,8 @@ def load(path):
             raise CheckpointError(f"nn.load: {path!r} is not a tapegrad checkpoint (no "
                                   f"{MANIFEST} entry); write checkpoints with nn.save.")
         with npz:
-            manifest = json.loads(npz[MANIFEST].tobytes().decode("utf-8"))
-            arrays = {k: npz[k] for k in npz.files if k != MANIFEST}
+            manifest = json.loads(_entry(npz, MANIFEST, path).tobytes().decode("utf-8"))
+            arrays = {k: _entry(npz, k, path) for k in npz.files if k != MANIFEST}
         if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
             raise CheckpointError(f"nn.load: {path!r} has format {manifest.get('format')!r} "
                                   f"version {manifest.get('version')!r}; this tapegrad reads "
@@ -85,6 +85,31 @@ def load(path):
             f"nn.load: {path!r} is truncated or corrupted ({type(exc).__name__}: {exc}). "
             f"Load an earlier checkpoint; nn.save never leaves a half-written file under "
             f"its final name, so this file was damaged after it was written.") from exc
+
+
+def _entry(npz, name, path):
+    """``npz[name]``; an entry that would need unpickling is refused with its own message."""
+    try:
+        return npz[name]
+    except ValueError:
+        if _is_object_array(npz, name):
+            raise CheckpointError(
+                f"nn.load: {path!r} holds a pickled object array in entry {name!r}; nn.load "
+                f"never unpickles (that could run code). nn.save never writes one, so this "
+                f"file was not written by nn.save; load only files you wrote.") from None
+        raise
+
+
+def _is_object_array(npz, name):
+    """Whether entry ``name`` of ``npz`` declares an object dtype (read from its header only)."""
+    try:
+        with npz.zip.open(name + ".npy") as f:
+            version = numpy.lib.format.read_magic(f)
+            read = (numpy.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else numpy.lib.format.read_array_header_2_0)
+            return read(f)[2].hasobject
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile):
+        return False
 
 
 # ------------------------------------------------------------------ encoding

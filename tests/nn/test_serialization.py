@@ -3,6 +3,8 @@ clear errors for damaged files, and training resumed from a checkpoint is bit-id
 import collections
 import json
 import os
+import subprocess
+import sys
 import zipfile
 
 import numpy
@@ -286,3 +288,62 @@ def test_resuming_from_a_checkpoint_continues_bit_for_bit(tmp_path):
     resumed = model.state_dict()
     for k in straight:
         assert straight[k].tobytes() == resumed[k].tobytes(), k
+
+
+# ------------------------------------------------------------ nothing executed
+class _Payload:
+    """Unpickling this would create ``marker``: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickled_entry_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "code-ran"
+    manifest = json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                           "root": {"__array__": "x"}}).encode()
+    numpy.savez(tmp_path / "evil.npz", x=numpy.array([_Payload(marker)], dtype=object),
+                __manifest__=numpy.frombuffer(manifest, numpy.uint8))
+    with pytest.raises(CheckpointError, match=r"evil\.npz.*pickled object array in entry 'x'"):
+        nn.load(tmp_path / "evil.npz")
+    assert not marker.exists()
+
+
+# ------------------------------------------------------------ a real crash
+_CRASHING_SAVE = """
+import os
+import sys
+import numpy
+import nn
+from nn import serialization
+
+written = []
+real = serialization._write_entry
+
+def dying(zf, name, array):
+    written.append(name)
+    if len(written) == 2:
+        os._exit(3)                # the process dies: no exception, no cleanup, no rename
+    real(zf, name, array)
+
+serialization._write_entry = dying
+nn.save({"epoch": 2, "w": numpy.zeros(100000), "v": numpy.zeros(5)}, sys.argv[1])
+"""
+
+
+def test_a_process_killed_mid_save_leaves_the_previous_checkpoint_intact(tmp_path):
+    path = tmp_path / "ck.npz"
+    nn.save({"epoch": 1, "w": numpy.ones(3)}, path)
+    before = path.read_bytes()
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-c", _CRASHING_SAVE, str(path)], cwd=root,
+                          env=dict(os.environ, PYTHONPATH=root), capture_output=True)
+    assert done.returncode == 3, done.stderr.decode()
+    assert path.read_bytes() == before
+    loaded = nn.load(path)
+    assert loaded["epoch"] == 1 and (loaded["w"] == 1).all()
+    leftovers = [n for n in os.listdir(tmp_path) if n != "ck.npz"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".ck.npz.")   # the dead temp file
