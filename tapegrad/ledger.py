@@ -6,6 +6,7 @@ line) and the contribution's norm -- and the array itself when asked.  The
 entries of a leaf sum to its ``.grad``: this is what the graph renderer's
 gradient rail draws for a weight shared across time steps.
 """
+import math
 import weakref
 
 from .backend import xp
@@ -18,12 +19,12 @@ class Contribution:
 
     __slots__ = ("index", "op", "_scope", "_code", "_lasti", "norm", "value")
 
-    def __init__(self, rec, norm, value):
-        self.index = rec.index          # tape index of the consuming operation
-        self.op = rec.op.name           # its primitive's name
-        self._scope = rec.scope
-        self._code = rec.code
-        self._lasti = rec.lasti
+    def __init__(self, index, op, scope, code, lasti, norm, value):
+        self.index = index              # tape index of the consuming operation
+        self.op = op.name               # its primitive's name
+        self._scope = scope
+        self._code = code
+        self._lasti = lasti
         self.norm = norm                # Frobenius norm of the contribution
         self.value = value              # the contribution array, when kept (else None)
 
@@ -50,6 +51,8 @@ class Contribution:
 
 
 _LEDGERS = {}   # id(leaf) -> (weak reference to the leaf, entries in reverse tape order)
+# An entry is the tuple of Contribution's constructor arguments: the sweep only
+# appends tuples (cheap); Contribution objects are made when someone reads them.
 
 
 def _entries(leaf):
@@ -64,7 +67,7 @@ def contributions(leaf):
     start afresh when a backward finds ``leaf.grad`` is None.
     """
     entries = _entries(leaf)
-    return list(reversed(entries)) if entries else []
+    return [Contribution(*e) for e in reversed(entries)] if entries else []
 
 
 class Ledger:
@@ -77,8 +80,7 @@ class Ledger:
         self.entries = {}
 
     def add(self, leaf, rec, c):
-        flat = c.reshape(-1)
-        norm = float(xp.sqrt(xp.dot(flat, flat)))
+        norm = math.sqrt(xp.vdot(c, c))
         value = None
         if self.keep:
             value = xp.array(c, copy=True)
@@ -86,7 +88,7 @@ class Ledger:
         entries = self.entries.get(leaf)
         if entries is None:
             entries = self.entries[leaf] = []
-        entries.append(Contribution(rec, norm, value))
+        entries.append((rec.index, rec.op, rec.scope, rec.code, rec.lasti, norm, value))
 
     def publish(self, leaf, fresh):
         """Attach this sweep's entries for ``leaf``; ``fresh`` if its .grad was None before."""
