@@ -9,7 +9,6 @@ that is never backpropagated is freed when its tensors go out of scope.
 ``with Tape() as tape:`` additionally keeps the records made inside the block
 strongly, for inspection (``print(tape)``) and ``tape.gradient``.
 """
-import contextlib
 import weakref
 
 from .errors import format_site, line_of
@@ -39,7 +38,7 @@ class ScopeFrame(tuple):
     __slots__ = ()
 
     def __new__(cls, name, step=None):
-        return super().__new__(cls, (name, step))
+        return tuple.__new__(cls, (name, step))
 
     name = property(lambda self: self[0])
     step = property(lambda self: self[1])
@@ -48,19 +47,27 @@ class ScopeFrame(tuple):
         return self[0] if self[1] is None else f"{self[0]}[t={self[1]}]"
 
 
-@contextlib.contextmanager
-def scope(name, step=None):
+class scope:
     """Stamp every record made inside with ``name`` (and time ``step``).
 
     Scopes nest into a path (``lstm.l0[t=3]``); the ``nn`` recurrent layers
     stamp module path and time step, and the graph renderer clusters by them.
+    A small class rather than a generator-based context manager: recurrent
+    layers enter one per time step, so its cost is on the hot path.
     """
-    prev = STATE.scope
-    STATE.scope = prev + (ScopeFrame(str(name), step),)
-    try:
-        yield
-    finally:
-        STATE.scope = prev
+
+    __slots__ = ("frame", "prev")
+
+    def __init__(self, name, step=None):
+        self.frame = ScopeFrame(str(name), step)
+
+    def __enter__(self):
+        self.prev = STATE.scope
+        STATE.scope = self.prev + (self.frame,)
+        return self
+
+    def __exit__(self, *exc_info):
+        STATE.scope = self.prev
 
 
 def scope_path(frames):
