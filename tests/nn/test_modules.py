@@ -1,4 +1,6 @@
 """Module, Parameter, Sequential, ModuleList: registration, names, modes, state dicts, scopes."""
+import pathlib
+
 import numpy
 import pytest
 
@@ -59,6 +61,8 @@ def test_shared_parameter_is_listed_once():
 def test_children_modules_and_sequential_order():
     m = Tagger()
     assert [n for n, _ in m.named_children()] == ["embed", "lstm", "head"]
+    assert list(m.children()) == [m.embed, m.lstm, m.head]
+    assert list(m.lstm.children()) == []
     assert [type(x).__name__ for x in m.modules()] == ["Tagger", "Embedding", "LSTM", "Linear"]
     seq = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
     assert len(seq) == 3 and isinstance(seq[1], nn.Tanh)
@@ -146,6 +150,17 @@ def test_load_state_dict_not_strict_skips_missing_and_unexpected():
     assert numpy.all(m.weight.numpy() == 0) and numpy.all(m.bias.numpy() == bias)
 
 
+def test_load_state_dict_not_strict_still_refuses_shape_and_dtype_mismatches():
+    m = nn.Linear(2, 2)
+    before = m.state_dict()
+    for bad, match in [(numpy.zeros((3, 2), numpy.float32), r"shape mismatch for 'weight'"),
+                       (numpy.zeros((2, 2), numpy.float64), r"dtype mismatch for 'weight'")]:
+        with pytest.raises(nn.StateDictError, match=match):
+            m.load_state_dict({"weight": bad, "bias": numpy.ones(2, numpy.float32)},
+                              strict=False)
+        numpy.testing.assert_array_equal(m.bias.numpy(), before["bias"])
+
+
 def test_load_state_dict_accepts_tensors_and_leaves_no_graph():
     m = nn.Linear(2, 2)
     src = tg.tensor(numpy.ones((2, 2), numpy.float32), requires_grad=True)
@@ -228,3 +243,14 @@ def test_tapegrad_nn_alias_is_the_same_package():
     import tapegrad.nn as tnn
     import tapegrad.nn.functional as tF
     assert tnn is nn and tnn.LSTM is nn.LSTM and tF is nn.functional
+
+
+def test_nn_has_no_hand_written_backward():
+    """BPTT must come from the tape: no module under nn/ defines a primitive or a vjp, except
+    gradient checkpointing, whose vjp re-runs the forward and calls tapegrad.grad."""
+    root = pathlib.Path(nn.__file__).parent
+    allowed = {root / "utils" / "checkpoint.py"}
+    offenders = [str(f.relative_to(root)) for f in sorted(root.rglob("*.py"))
+                 if f not in allowed and any(word in f.read_text()
+                                             for word in ("defvjp", "primitive(", "vjp"))]
+    assert offenders == []

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nn
+import nn.functional as F
 import tapegrad as tg
 
 F64 = tg.float64
@@ -102,6 +103,53 @@ def test_jordan_cell_feeds_back_its_output(check_module, randn):
     check_module(cell, unrolled, y_prev)
 
 
+@pytest.mark.parametrize("nonlinearity, bias", [("relu", True), ("tanh", False)])
+def test_jordan_cell_options_and_zero_start(nonlinearity, bias, check_module, randn):
+    cell = nn.JordanCell(3, 4, 2, bias=bias, nonlinearity=nonlinearity, dtype=F64)
+    assert (cell.bias_h is None) == (cell.bias_y is None) == (not bias)
+    x = randn(5, 3, requires_grad=True)
+    for a, b in zip(cell(x), cell(x, tg.zeros(5, 2, dtype=F64))):
+        numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)    # None is zeros
+
+    def unrolled(x):
+        y = None
+        for _ in range(3):
+            y, _ = cell(x, y)
+        return y
+    check_module(cell, unrolled, x)
+
+
+@pytest.mark.parametrize("cls", [nn.RNNCell, nn.LSTMCell, nn.GRUCell])
+def test_cells_without_bias(cls, check_module, randn):
+    cell = cls(3, 2, bias=False, dtype=F64)
+    assert [n for n, _ in cell.named_parameters()] == ["weight_ih", "weight_hh"]
+    x, h = randn(4, 3, requires_grad=True), randn(4, 2, requires_grad=True)
+    if cls is nn.LSTMCell:
+        c = randn(4, 2, requires_grad=True)
+        check_module(cell, lambda x, h, c: cell(x, (h, c)), x, h, c)
+    else:
+        check_module(cell, cell, x, h)
+
+
+def _elman_bptt(xs, v, W_ih, W_hh, b):
+    """Textbook BPTT for h_t = tanh(x_t W_ih^T + h_{t-1} W_hh^T + b), h_0 = 0, and the loss
+    sum_t <v, h_t>: shared weights get the sum over time of each step's contribution."""
+    B, H = v.shape
+    hs = [numpy.zeros((B, H))]
+    for x in xs:
+        hs.append(numpy.tanh(x @ W_ih.T + hs[-1] @ W_hh.T + b))
+    dW_ih, dW_hh, db = numpy.zeros_like(W_ih), numpy.zeros_like(W_hh), numpy.zeros(H)
+    delta_next = numpy.zeros((B, H))                   # dL/dz_{t+1}
+    for t in range(len(xs), 0, -1):
+        dh = v + delta_next @ W_hh                     # direct + through h_{t+1}
+        dz = dh * (1 - hs[t] ** 2)
+        dW_ih += dz.T @ xs[t - 1]
+        dW_hh += dz.T @ hs[t - 1]
+        db += dz.sum(0)
+        delta_next = dz
+    return dW_ih, dW_hh, db
+
+
 def test_rnn_cell_bptt_equals_hand_derived_bptt(randn):
     """The tape's gradient of an unrolled RNNCell equals the textbook BPTT recursion."""
     T, B, I, H = 6, 2, 3, 4
@@ -114,24 +162,29 @@ def test_rnn_cell_bptt_equals_hand_derived_bptt(randn):
         h = cell(x, h)
         loss = loss + (h * v).sum()
     loss.backward()
-
-    W_ih, W_hh = cell.weight_ih.numpy(), cell.weight_hh.numpy()
-    b = cell.bias_ih.numpy() + cell.bias_hh.numpy()
-    hs = [numpy.zeros((B, H))]
-    for x in xs:
-        hs.append(numpy.tanh(x.numpy() @ W_ih.T + hs[-1] @ W_hh.T + b))
-    dW_ih, dW_hh, db = numpy.zeros_like(W_ih), numpy.zeros_like(W_hh), numpy.zeros(H)
-    delta_next = numpy.zeros((B, H))                   # dL/dz_{t+1}
-    for t in range(T, 0, -1):
-        dh = v + delta_next @ W_hh                     # direct + through h_{t+1}
-        dz = dh * (1 - hs[t] ** 2)
-        dW_ih += dz.T @ xs[t - 1].numpy()
-        dW_hh += dz.T @ hs[t - 1]
-        db += dz.sum(0)
-        delta_next = dz
+    dW_ih, dW_hh, db = _elman_bptt([x.numpy() for x in xs], v, cell.weight_ih.numpy(),
+                                   cell.weight_hh.numpy(),
+                                   cell.bias_ih.numpy() + cell.bias_hh.numpy())
     for got, want in [(cell.weight_ih, dW_ih), (cell.weight_hh, dW_hh), (cell.bias_ih, db),
                       (cell.bias_hh, db)]:
         numpy.testing.assert_allclose(got.grad.numpy(), want, rtol=0, atol=1e-12)
+
+
+def test_rnn_layer_bptt_equals_hand_derived_bptt(randn):
+    """The same for nn.RNN, whose input projection is one product over all steps."""
+    T, B, I, H = 7, 3, 2, 5
+    layer = nn.RNN(I, H, dtype=F64)
+    x = randn(T, B, I)
+    v = randn(B, H).numpy()
+    out, _ = layer(x)
+    (out * v).sum().backward()
+    p = {n: q.numpy() for n, q in layer.named_parameters()}
+    dW_ih, dW_hh, db = _elman_bptt(list(x.numpy()), v, p["weight_ih_l0"], p["weight_hh_l0"],
+                                   p["bias_ih_l0"] + p["bias_hh_l0"])
+    for name, want in [("weight_ih_l0", dW_ih), ("weight_hh_l0", dW_hh), ("bias_ih_l0", db),
+                       ("bias_hh_l0", db)]:
+        numpy.testing.assert_allclose(getattr(layer, name).grad.numpy(), want, rtol=0,
+                                      atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("cls", [nn.RNNCell, nn.LSTMCell, nn.GRUCell])
@@ -165,12 +218,43 @@ def test_parameter_names_and_shapes_match_pytorch(cls, gates):
     assert not any("bias" in n for n, _ in cls(3, 5, bias=False).named_parameters())
 
 
-def test_default_init_is_uniform_one_over_sqrt_hidden():
+@pytest.mark.parametrize("make", [
+    lambda: nn.RNN(10, 100, num_layers=2, bidirectional=True), lambda: nn.LSTM(10, 100),
+    lambda: nn.GRU(10, 100), lambda: nn.RNNCell(10, 100), lambda: nn.LSTMCell(10, 100),
+    lambda: nn.GRUCell(10, 100), lambda: nn.JordanCell(10, 100, 100)],
+    ids=["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "JordanCell"])
+def test_default_init_is_uniform_one_over_sqrt_hidden(make):
+    """PyTorch's recurrent default: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))."""
     tg.manual_seed(0)
-    m = nn.LSTM(10, 100)
-    for p in m.parameters():
+    for name, p in make().named_parameters():
         a = p.numpy()
-        assert a.min() >= -0.1 and a.max() <= 0.1 and a.max() > 0.09
+        assert a.min() >= -0.1 and a.max() <= 0.1, name
+        assert a.max() > 0.09 and a.min() < -0.09, name
+        assert abs(a.mean()) < 0.01 and abs(a.std() - 0.1 / 3 ** 0.5) < 0.01, name
+
+
+def test_forget_bias_keeps_the_gradient_alive_at_initialization():
+    """Gradient of the last output w.r.t. the first input, relative to the last input, over 60
+    steps: with forget bias 0 an LSTM loses it as fast as a plain RNN; 3 keeps most of it."""
+    T = 60
+
+    def reach(model):
+        x = tg.tensor(numpy.random.default_rng(0).standard_normal((T, 4, 8)),
+                      requires_grad=True)
+        out, _ = model(x)
+        out[-1].sum().backward()
+        norms = numpy.linalg.norm(x.grad.numpy(), axis=(1, 2))
+        return norms[0] / norms[-1]
+
+    tg.manual_seed(0)
+    rnn = reach(nn.RNN(8, 32, dtype=F64))
+    lstm = {}
+    for bias in (0.0, 1.0, 2.0, 3.0):
+        tg.manual_seed(0)
+        lstm[bias] = reach(nn.LSTM(8, 32, forget_bias=bias, dtype=F64))
+    assert rnn < 1e-10 and lstm[0.0] < 1e-10
+    assert lstm[0.0] < lstm[1.0] < lstm[2.0] < lstm[3.0]
+    assert lstm[3.0] > 0.3
 
 
 def test_forget_bias_sets_total_forget_bias(randn):
@@ -232,6 +316,12 @@ def test_layer_gradcheck(cls, options, check_module, randn):
     check_module(m, lambda x: _outputs(m(x)), x, fast_mode=True)
 
 
+def test_relu_rnn_layer_gradcheck(check_module, randn):
+    m = nn.RNN(2, 3, num_layers=2, nonlinearity="relu", bidirectional=True, dtype=F64)
+    check_module(m, lambda x: _outputs(m(x)), randn(3, 2, 2, requires_grad=True),
+                 fast_mode=True)
+
+
 @pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
 def test_layer_gradcheck_full_jacobian_small(cls, check_module, randn):
     m = cls(2, 2, dtype=F64)
@@ -255,6 +345,20 @@ def test_layer_gradcheck_lengths(cls, check_module, randn):
     m = cls(2, 3, num_layers=2, bidirectional=True, batch_first=True, dtype=F64)
     x = randn(3, 4, 2, requires_grad=True)
     check_module(m, lambda x: _outputs(m(x, lengths=[4, 1, 3])), x, fast_mode=True)
+
+
+@pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
+def test_layer_gradcheck_lengths_with_initial_state(cls, check_module, randn):
+    m = cls(2, 3, bidirectional=True, dtype=F64)
+    x = randn(4, 3, 2, requires_grad=True)
+    h0 = randn(2, 3, 3, requires_grad=True)
+    if cls is nn.LSTM:
+        c0 = randn(2, 3, 3, requires_grad=True)
+        check_module(m, lambda x, h, c: _outputs(m(x, (h, c), lengths=[2, 4, 1])), x, h0, c0,
+                     fast_mode=True)
+    else:
+        check_module(m, lambda x, h: _outputs(m(x, h, lengths=[2, 4, 1])), x, h0,
+                     fast_mode=True)
 
 
 @pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
@@ -283,6 +387,41 @@ def test_dropout_only_between_layers(randn):
     numpy.testing.assert_array_equal(one(x)[0].numpy(), ref(x)[0].numpy())
 
 
+@pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
+def test_dropout_is_exactly_one_mask_on_each_inner_layer_output(cls, randn):
+    """A 3-layer bidirectional layer with dropout equals 3 one-layer layers with F.dropout on the
+    outputs of the first two, drawn from the same generator: nothing on the recurrent
+    connection, nothing on the last layer's output."""
+    deep = cls(2, 3, num_layers=3, bidirectional=True, dropout=0.5,
+               generator=numpy.random.default_rng(5), dtype=F64)
+    singles = []
+    for k in range(3):
+        single = cls(2 if k == 0 else 6, 3, bidirectional=True, dtype=F64)
+        single.load_state_dict({n.replace(f"_l{k}", "_l0"): v
+                                for n, v in deep.state_dict().items() if f"_l{k}" in n})
+        singles.append(single)
+    x = randn(4, 2, 2)
+    h0 = randn(6, 2, 3)
+    state0 = (h0, h0) if cls is nn.LSTM else h0
+    out, state = deep(x, state0)
+    gen = numpy.random.default_rng(5)
+    y, finals = x, []
+    for k, single in enumerate(singles):
+        part = tuple(s[2 * k:2 * k + 2] for s in state0) if cls is nn.LSTM else h0[2 * k:2 * k + 2]
+        y, f = single(y, part)
+        finals.append(f)
+        if k < 2:
+            y = F.dropout(y, 0.5, generator=gen)
+    numpy.testing.assert_array_equal(out.numpy(), y.numpy())
+    if cls is nn.LSTM:
+        for i in (0, 1):
+            numpy.testing.assert_array_equal(
+                state[i].numpy(), numpy.concatenate([f[i].numpy() for f in finals]))
+    else:
+        numpy.testing.assert_array_equal(state.numpy(),
+                                         numpy.concatenate([f.numpy() for f in finals]))
+
+
 def test_batch_first_is_a_transpose(randn):
     a = nn.GRU(2, 3, batch_first=True, dtype=F64)
     b = nn.GRU(2, 3, dtype=F64)
@@ -302,6 +441,11 @@ def test_unbatched_input(randn):
     out_b, (h_b, _) = m(x.reshape(4, 1, 2))
     numpy.testing.assert_allclose(out.numpy(), out_b.numpy()[:, 0], rtol=1e-12)
     numpy.testing.assert_allclose(h.numpy(), h_b.numpy()[:, 0], rtol=1e-12)
+    h0, c0 = randn(2, 3), randn(2, 3)                 # unbatched state: (num_layers, H)
+    out, (h, c) = m(x, (h0, c0))
+    out_b, (h_b, c_b) = m(x.reshape(4, 1, 2), (h0.reshape(2, 1, 3), c0.reshape(2, 1, 3)))
+    numpy.testing.assert_allclose(out.numpy(), out_b.numpy()[:, 0], rtol=1e-12)
+    numpy.testing.assert_allclose(c.numpy(), c_b.numpy()[:, 0], rtol=1e-12)
 
 
 # ---------------------------------------------------------------- lengths
@@ -409,6 +553,27 @@ def test_every_step_record_carries_layer_direction_and_step(randn):
         for t in (1, 2, 3):
             assert f"lstm/{layer}[t={t}]" in paths
     assert {r.step for r in tape.records if r.scope_path.startswith("lstm/l1[")} == {1, 2, 3}
+
+
+def test_cell_calls_in_a_user_loop_carry_module_path_and_step(randn):
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = nn.GRUCell(2, 3, dtype=F64)
+
+        def forward(self, x):
+            h = None
+            for t in range(1, x.shape[0] + 1):
+                with tg.scope("t", step=t):
+                    h = self.cell(x[t - 1], h)
+            return h
+
+    with tg.Tape() as tape:
+        Model()(randn(3, 1, 2))
+    cell_records = [r for r in tape.records if r.scope_path.endswith("/cell")]
+    assert {(r.scope_path, r.step) for r in cell_records} == {
+        (f"model/t[t={t}]/cell", t) for t in (1, 2, 3)}
+    assert all(r.step is not None for r in tape.records if r.scope_path != "model")
 
 
 @pytest.mark.parametrize("cls, per_step", [(nn.RNN, 3), (nn.LSTM, 12), (nn.GRU, 12)])
