@@ -43,6 +43,30 @@ def test_linear_default_init_range_is_one_over_sqrt_fan_in():
         assert a.max() > 0.95 * bound and a.min() < -0.95 * bound
 
 
+def test_functional_linear_with_and_without_bias(randn):
+    x, w, b = randn(4, 3), randn(2, 3), randn(2)
+    numpy.testing.assert_allclose(F.linear(x, w).numpy(), x.numpy() @ w.numpy().T, rtol=1e-12)
+    numpy.testing.assert_allclose(F.linear(x, w, b).numpy(),
+                                  x.numpy() @ w.numpy().T + b.numpy(), rtol=1e-12)
+
+
+def test_default_init_of_embedding_conv1d_and_layer_norm():
+    """PyTorch's defaults: Embedding N(0, 1); Conv1d U(+-1/sqrt(in_channels * kernel_size))
+    for weight and bias; LayerNorm weight 1, bias 0."""
+    tg.manual_seed(0)
+    e = nn.Embedding(300, 100).weight.numpy()
+    assert abs(e.mean()) < 0.01 and abs(e.std() - 1.0) < 0.01
+    conv = nn.Conv1d(20, 300, 5)
+    bound = 1 / math.sqrt(20 * 5)
+    for p in (conv.weight, conv.bias):
+        a = p.numpy()
+        assert a.min() >= -bound and a.max() <= bound
+        assert a.max() > 0.95 * bound and a.min() < -0.95 * bound
+    ln = nn.LayerNorm((2, 3))
+    numpy.testing.assert_array_equal(ln.weight.numpy(), numpy.ones((2, 3)))
+    numpy.testing.assert_array_equal(ln.bias.numpy(), numpy.zeros((2, 3)))
+
+
 def test_linear_wrong_input_size_names_module_and_fix():
     with pytest.raises(tg.OpError, match=r"Linear\(in_features=3.*\(5, 4\).*expected 3.*Fix"):
         nn.Linear(3, 2)(tg.zeros(5, 4))
