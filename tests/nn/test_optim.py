@@ -344,9 +344,27 @@ def test_float32_parameters_stay_float32():
                    if isinstance(v, numpy.ndarray))
 
 
-def test_a_parameter_updated_between_forward_and_backward_makes_backward_raise():
+ALL = [lambda ps: SGD(ps, lr=0.1, momentum=0.9), Adam, AdamW, Adagrad, RMSprop]
+ALL_IDS = ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop"]
+
+
+@pytest.mark.parametrize("make", ALL, ids=ALL_IDS)
+def test_step_updates_the_same_object_in_place_and_records_nothing(make):
     w = tg.tensor([1.0, 2.0], requires_grad=True)
-    opt = SGD([w], lr=0.1)
+    data, version = w.data, w.version
+    opt = make([w])
+    (w * w).sum().backward()
+    with tg.Tape() as tape:
+        opt.step()
+    assert len(tape) == 0                                # under no_grad
+    assert w.is_leaf and w.requires_grad and w.version > version
+    assert not numpy.array_equal(w.data, data)
+
+
+@pytest.mark.parametrize("make", ALL, ids=ALL_IDS)
+def test_a_parameter_updated_between_forward_and_backward_makes_backward_raise(make):
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    opt = make([w])
     (w * w).sum().backward()
     loss = (tg.tanh(w) * w).sum()       # forward with the current w
     opt.step()                          # w changes in place (the previous gradient)

@@ -103,6 +103,16 @@ def test_learns_a_delayed_copy_of_random_input(rng):
     assert nrmse < 0.1
 
 
+def test_an_unfrozen_readout_gradchecks(check_module, rng):
+    esn = _esn(i=2, r=6, o=2)
+    esn.weight_out.requires_grad_()
+    esn.bias_out.requires_grad_()
+    u = tg.tensor(rng.standard_normal((5, 3, 2)))
+    check_module(esn, esn.predict, u)
+    (esn.predict(u) ** 2).sum().backward()
+    assert esn.weight_ih.grad is None and esn.weight_hh.grad is None   # the reservoir stays fixed
+
+
 def test_float32_reservoir_stays_float32():
     esn = _esn(dtype=tg.float32)
     u = numpy.sin(numpy.arange(100) * 0.3)[:, None]

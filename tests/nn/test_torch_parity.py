@@ -187,6 +187,32 @@ def test_feed_forward_layers_match_torch(rng):
         numpy.testing.assert_allclose(x_ours.grad.numpy(), x_theirs.grad.numpy(), **TOL)
 
 
+def test_load_state_dict_takes_torch_tensors_directly(rng):
+    theirs = torch.nn.GRU(3, 4, num_layers=2, dtype=torch.float64)
+    ours = nn.GRU(3, 4, num_layers=2, dtype=F64)
+    ours.load_state_dict(theirs.state_dict())
+    x = rng.standard_normal((5, 2, 3))
+    numpy.testing.assert_allclose(ours(tg.tensor(x))[0].numpy(),
+                                  theirs(torch.from_numpy(x))[0].detach().numpy(), **TOL)
+
+
+@pytest.mark.parametrize("padding", [0, 3, (4, 0), (1, 2)])
+def test_functional_conv1d_padding_matches_torch(padding, rng):
+    x, w, b = rng.standard_normal((2, 3, 7)), rng.standard_normal((4, 3, 3)), rng.standard_normal(4)
+    left, right = (padding, padding) if isinstance(padding, int) else padding
+    ins_ours = [tg.tensor(v, requires_grad=True) for v in (x, w, b)]
+    ins_theirs = [torch.tensor(v, requires_grad=True) for v in (x, w, b)]
+    a = F.conv1d(*ins_ours, padding=padding, dilation=2)
+    padded = torch.nn.functional.pad(ins_theirs[0], (left, right))
+    c = torch.nn.functional.conv1d(padded, ins_theirs[1], ins_theirs[2], dilation=2)
+    numpy.testing.assert_allclose(a.numpy(), c.detach().numpy(), **TOL)
+    g = rng.standard_normal(a.shape)
+    (a * g).sum().backward()
+    (c * torch.from_numpy(g)).sum().backward()
+    for u, v in zip(ins_ours, ins_theirs):
+        numpy.testing.assert_allclose(u.grad.numpy(), v.grad.numpy(), **TOL)
+
+
 def test_embedding_matches_torch(rng):
     theirs = torch.nn.Embedding(6, 3, dtype=torch.float64)
     ours = nn.Embedding(6, 3, dtype=F64)
