@@ -137,13 +137,14 @@ def test_float32_losses_are_finite_at_extreme_logits():
     numpy.testing.assert_allclose(x.grad.numpy(), [-1.0, 1.0, 0.0], atol=1e-7)
 
 
-def test_nll_loss_with_log_softmax_equals_cross_entropy(rng):
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_with_log_softmax_equals_cross_entropy(reduction, rng):
     logits = tg.tensor(rng.standard_normal((5, 4)), requires_grad=True)
     target = numpy.array([3, 0, 1, 1, -100])
-    a = nn.NLLLoss()(nn.LogSoftmax(dim=1)(logits), target)
-    b = F.cross_entropy(logits, target)
+    a = nn.NLLLoss(reduction=reduction)(nn.LogSoftmax(dim=1)(logits), target)
+    b = F.cross_entropy(logits, target, reduction=reduction)
     numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
-    tg.gradcheck(lambda z: F.nll_loss(z, target, reduction="sum"), (logits,))
+    tg.gradcheck(lambda z: F.nll_loss(z, target, reduction=reduction), (logits,))
 
 
 @pytest.mark.parametrize("target, match", [
