@@ -254,3 +254,13 @@ def test_nn_has_no_hand_written_backward():
                  if f not in allowed and any(word in f.read_text()
                                              for word in ("defvjp", "primitive(", "vjp"))]
     assert offenders == []
+
+
+def test_sequential_gradcheck_through_nested_names(check_module):
+    model = nn.Sequential(nn.Linear(3, 4, dtype=tg.float64), nn.Tanh(),
+                          nn.Sequential(nn.LayerNorm(4, dtype=tg.float64),
+                                        nn.Linear(4, 2, dtype=tg.float64)))
+    assert [n for n, _ in model.named_parameters()] == [
+        "0.weight", "0.bias", "2.0.weight", "2.0.bias", "2.1.weight", "2.1.bias"]
+    x = tg.tensor(numpy.random.default_rng(0).standard_normal((5, 3)), requires_grad=True)
+    check_module(model, model, x)
