@@ -43,21 +43,31 @@ def default_generator():
     return _default["generator"]
 
 
+#: dtype kinds a tensor can hold: bool, signed and unsigned integers, floats, complex.
+_NUMERIC_KINDS = "biufc"
+
+
 def as_array(data, dtype):
     """A read-only copy of ``data`` as an ndarray, with tapegrad's default-dtype rule."""
     if type(data) in TENSOR_TYPES:
         data = data._data
-    if dtype is None and not isinstance(data, (ndarray, numpy.generic)):
-        arr = xp.asarray(data)
-        if arr.dtype.kind == "f":
-            arr = arr.astype(_default["dtype"])  # a new array
-        elif arr.dtype.kind == "O":
-            raise OpError(f"tensor: cannot make a tensor from {type(data).__name__} "
-                          f"(it holds non-numeric objects). At {here()}")
+    try:
+        if dtype is None and not isinstance(data, (ndarray, numpy.generic)):
+            arr = xp.asarray(data)
+            if arr.dtype.kind == "f":
+                arr = arr.astype(_default["dtype"])  # a new array
+            elif arr.dtype.kind in _NUMERIC_KINDS:
+                arr = arr.copy()
         else:
-            arr = arr.copy()
-    else:
-        arr = xp.array(data, dtype=dtype, copy=True)
+            arr = xp.array(data, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as exc:
+        wanted = "" if dtype is None else f" with dtype={getattr(dtype, '__name__', dtype)}"
+        raise OpError(f"tensor: cannot make a tensor from {type(data).__name__}{wanted}: "
+                      f"{str(exc).rstrip('.')}. At {here()}") from None
+    if arr.dtype.kind not in _NUMERIC_KINDS:
+        raise OpError(f"tensor: cannot make a tensor from {type(data).__name__} holding "
+                      f"{arr.dtype} values (shape {arr.shape}); tensors hold numbers and bools "
+                      f"only. At {here()}")
     arr.flags.writeable = False
     return arr
 
