@@ -42,9 +42,10 @@ class Primitive:
     """The definition behind a primitive function: forward, vjp and test metadata."""
 
     __slots__ = ("forward", "name", "multi", "vjp", "vjp_takes_needs", "sampler", "reference",
-                 "twice", "explain", "trusted", "call")
+                 "twice", "explain", "trusted", "call", "saves")
 
-    def __init__(self, forward, name, multi, sampler, reference, twice, explain):
+    def __init__(self, forward, name, multi, sampler, reference, twice, explain,
+                 saves=("inputs", "out")):
         self.forward = forward
         self.name = name
         self.multi = multi          # forward returns a tuple of arrays
@@ -57,6 +58,11 @@ class Primitive:
         # built-in primitives are trusted not to write into their arguments; a
         # user primitive gets read-only arrays (forward and vjp)
         self.trusted = forward.__module__.startswith("tapegrad.")
+        bad = set(saves) - {"inputs", "out"}
+        if bad:
+            raise OpError(f"primitive {name}: saves= names what the vjp reads, a tuple of "
+                          f"'inputs' and/or 'out'; got {sorted(bad)}.")
+        self.saves = tuple(saves)   # the values the vjp reads besides g (see _drop_unsaved)
 
     def __call__(self, *args, **params):
         """Apply the primitive (the same as calling the function ``@primitive`` returned)."""
@@ -73,16 +79,21 @@ class Primitive:
 
 
 def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=None,
-              twice=True, explain=None):
+              twice=True, explain=None, saves=("inputs", "out")):
     """Make ``forward`` (arrays in, array out) a recorded, differentiable operation.
 
     Use bare (``@primitive``) or with options.  Returns a function with a
     ``defvjp`` decorator attribute and the definition as ``.primitive``.
+    ``saves`` says which values the vjp reads besides ``g``: ``"inputs"``,
+    ``"out"``, both (the default) or neither (``()``, e.g. for add, whose vjp
+    needs only shapes).  The tape keeps only those, so backward does not
+    hold on to memory it never reads.
     """
     if forward is None:
         return functools.partial(primitive, name=name, multi=multi, sampler=sampler,
-                                 reference=reference, twice=twice, explain=explain)
-    prim = Primitive(forward, name or forward.__name__, multi, sampler, reference, twice, explain)
+                                 reference=reference, twice=twice, explain=explain, saves=saves)
+    prim = Primitive(forward, name or forward.__name__, multi, sampler, reference, twice, explain,
+                     saves)
     n_inputs, static = _signature(forward)
     tensor_types = TENSOR_TYPES
     state = STATE
@@ -94,6 +105,7 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
 
     max_args = sys.maxsize if n_inputs is None else n_inputs
     new = object.__new__
+    lean = len(prim.saves) < 2       # some saved value can be dropped
 
     @functools.wraps(forward)
     def call(*args, **params):
@@ -159,6 +171,8 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
             if state.tapes:
                 for t in state.tapes:
                     t.records.append(rec)
+            elif lean:
+                _drop_unsaved(rec, prim.saves)
             if multi:
                 return tuple(make(o, rec, i) for i, o in enumerate(out))
             t = new(Tensor)                     # Tensor._make, inlined: the hottest line
@@ -198,6 +212,52 @@ def _signature(forward):
         elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             static.append(p.name)
     return n_inputs, tuple(static)
+
+
+#: Arrays smaller than this are saved even when the vjp does not read them:
+#: dropping them would cost more time than the memory is worth.
+DROP_MIN_SIZE = 1024
+_placeholders = {}
+
+
+def _placeholder(a):
+    """A read-only, zero-strided array of ``a``'s shape and dtype: no memory."""
+    key = (a.shape, a.dtype)
+    p = _placeholders.get(key)
+    if p is None:
+        if len(_placeholders) > 512:
+            _placeholders.clear()
+        p = _placeholders[key] = xp.broadcast_to(xp.zeros((), a.dtype), a.shape)
+    return p
+
+
+def _drop_unsaved(rec, saves):
+    """Let the record keep only what its vjp reads (``saves``); shapes and dtypes stay.
+
+    An unsaved output becomes a placeholder; an unsaved intermediate input is
+    replaced by a stand-in tensor (same record, slot and shape; placeholder
+    data), so the tape no longer keeps that array alive.  Leaves are kept:
+    they are alive anyway, and gradients are routed to them by identity.
+    Inside ``with Tape()`` nothing is dropped, so the records stay inspectable.
+    """
+    if "out" not in saves:
+        out = rec.out
+        if type(out) is tuple:
+            if out and out[0].size >= DROP_MIN_SIZE:
+                rec.out = tuple(_placeholder(o) for o in out)
+        elif out.size >= DROP_MIN_SIZE:
+            rec.out = _placeholder(out)
+    if "inputs" not in saves:
+        inputs = list(rec.inputs)
+        datas = list(rec.datas)
+        for i, a in enumerate(inputs):
+            if type(a) in TENSOR_TYPES and a._record is not None \
+                    and a._data.size >= DROP_MIN_SIZE:
+                stand_in = Tensor._make(_placeholder(a._data), a._record, a._slot)
+                inputs[i] = stand_in
+                datas[i] = stand_in._data
+        rec.inputs = tuple(inputs)
+        rec.datas = tuple(datas)
 
 
 def _bind_static(prim, args, params, n_inputs, static):

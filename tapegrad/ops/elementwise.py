@@ -28,7 +28,7 @@ def _with_params(n, domain, **param_strategies):
 
 
 # ---------------------------------------------------------------- arithmetic
-@primitive(sampler=_ew(2), reference=numpy.add)
+@primitive(sampler=_ew(2), reference=numpy.add, saves=())
 def add(x, y):
     return xp.add(x, y)
 
@@ -38,7 +38,7 @@ def _(g, out, x, y):
     return g, g
 
 
-@primitive(sampler=_ew(2), reference=numpy.subtract)
+@primitive(sampler=_ew(2), reference=numpy.subtract, saves=())
 def sub(x, y):
     return xp.subtract(x, y)
 
@@ -48,7 +48,7 @@ def _(g, out, x, y, needs):
     return g, (-g if needs[1] else None)
 
 
-@primitive(sampler=_ew(2), reference=numpy.multiply)
+@primitive(sampler=_ew(2), reference=numpy.multiply, saves=("inputs",))
 def mul(x, y):
     return xp.multiply(x, y)
 
@@ -69,7 +69,7 @@ def _(g, out, x, y, needs):
     return (gx if needs[0] else None), (-gx * out if needs[1] else None)
 
 
-@primitive(sampler=_ew(1), reference=numpy.negative)
+@primitive(sampler=_ew(1), reference=numpy.negative, saves=())
 def neg(x):
     return xp.negative(x)
 
@@ -95,7 +95,7 @@ def _(g, out, x, y, needs):
 
 
 # ------------------------------------------------------------ transcendental
-@primitive(sampler=_ew(1), reference=numpy.exp)
+@primitive(sampler=_ew(1), reference=numpy.exp, saves=("out",))
 def exp(x):
     return xp.exp(x)
 
@@ -115,7 +115,7 @@ def _(g, out, x):
     return g / x
 
 
-@primitive(sampler=_ew(1, "positive"), reference=numpy.sqrt)
+@primitive(sampler=_ew(1, "positive"), reference=numpy.sqrt, saves=("out",))
 def sqrt(x):
     return xp.sqrt(x)
 
@@ -145,7 +145,7 @@ def _(g, out, x):
     return -(g * sin(x))
 
 
-@primitive(sampler=_ew(1), reference=numpy.tanh)
+@primitive(sampler=_ew(1), reference=numpy.tanh, saves=("out",))
 def tanh(x):
     return xp.tanh(x)
 
@@ -155,7 +155,7 @@ def _(g, out, x):
     return g * (1.0 - out * out)
 
 
-@primitive(sampler=_ew(1), reference=lambda x: 1.0 / (1.0 + numpy.exp(-x)))
+@primitive(sampler=_ew(1), reference=lambda x: 1.0 / (1.0 + numpy.exp(-x)), saves=("out",))
 def sigmoid(x):
     """Logistic function, computed as 0.5 + 0.5 tanh(x / 2): never overflows."""
     return 0.5 + 0.5 * xp.tanh(0.5 * x)

@@ -23,7 +23,8 @@ def _explain_matmul(exc, a, b):
             f"Fix: make the leading (batch) dimensions equal or 1.")
 
 
-@primitive(sampler=_matmul_sampler, reference=numpy.matmul, explain=_explain_matmul)
+@primitive(sampler=_matmul_sampler, reference=numpy.matmul, explain=_explain_matmul,
+           saves=("inputs",))
 def matmul(a, b):
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading dims are batches."""
     return xp.matmul(a, b)

@@ -38,7 +38,7 @@ def _expand(g, x_shape, axis, keepdims):
     return reshape(g, _kept_shape(x_shape, axis))
 
 
-@primitive(sampler=_reduce_sampler(),
+@primitive(sampler=_reduce_sampler(), saves=(),
            reference=lambda x, axis=None, keepdims=False: numpy.sum(x, axis, keepdims=keepdims))
 def reduce_sum(x, axis=None, keepdims=False):
     return xp.sum(x, axis=axis, keepdims=keepdims)

@@ -28,7 +28,8 @@ def _explain_reshape(exc, x, *, shape):
             f"counts must match (one dimension may be -1 to infer it).")
 
 
-@primitive(sampler=_reshape_sampler, reference=numpy.reshape, explain=_explain_reshape)
+@primitive(sampler=_reshape_sampler, reference=numpy.reshape, explain=_explain_reshape,
+           saves=())
 def reshape(x, *, shape):
     return xp.reshape(x, shape)
 
@@ -44,7 +45,7 @@ def _permute_sampler(draw, s, dtype):
     return (x,), {"axes": tuple(draw(s.st.permutations(range(x.ndim))))}
 
 
-@primitive(sampler=_permute_sampler, reference=numpy.transpose)
+@primitive(sampler=_permute_sampler, reference=numpy.transpose, saves=())
 def permute(x, *, axes):
     """Reorder dimensions: output dim i is input dim ``axes[i]`` (NumPy's ``transpose``)."""
     return xp.transpose(x, axes)
@@ -61,7 +62,7 @@ def _broadcast_sampler(draw, s, dtype):
     return (x,), {"shape": draw(s.broadcast_target(x.shape))}
 
 
-@primitive(sampler=_broadcast_sampler, reference=numpy.broadcast_to)
+@primitive(sampler=_broadcast_sampler, reference=numpy.broadcast_to, saves=())
 def broadcast_to(x, *, shape):
     return xp.broadcast_to(x, shape)
 
@@ -85,7 +86,7 @@ def _getitem_sampler(draw, s, dtype):
     return (x,), {"index": draw(s.index(x.shape))}
 
 
-@primitive(sampler=_getitem_sampler, reference=lambda x, index: x[index])
+@primitive(sampler=_getitem_sampler, reference=lambda x, index: x[index], saves=())
 def getitem(x, *, index):
     """``x[index]`` with NumPy semantics (basic and advanced indexing)."""
     return x[index]
@@ -136,7 +137,7 @@ def _join_sampler(stacked):
     return sampler
 
 
-@primitive(sampler=_join_sampler(False),
+@primitive(sampler=_join_sampler(False), saves=(),
            reference=lambda *xs, axis: numpy.concatenate(xs, axis))
 def concatenate(*xs, axis):
     return xp.concatenate(xs, axis=axis)
@@ -150,7 +151,8 @@ def _(g, out, *xs, axis):
     return split_sizes(g, sizes=sizes, axis=axis)
 
 
-@primitive(sampler=_join_sampler(True), reference=lambda *xs, axis: numpy.stack(xs, axis))
+@primitive(sampler=_join_sampler(True), reference=lambda *xs, axis: numpy.stack(xs, axis),
+           saves=())
 def stack_(*xs, axis):
     return xp.stack(xs, axis=axis)
 
@@ -174,7 +176,7 @@ def _split_ref(x, sizes, axis):
     return tuple(numpy.split(x, numpy.cumsum(sizes)[:-1], axis=axis))
 
 
-@primitive(multi=True, sampler=_split_sampler, reference=_split_ref)
+@primitive(multi=True, sampler=_split_sampler, reference=_split_ref, saves=())
 def split_sizes(x, *, sizes, axis):
     """Cut ``x`` along ``axis`` into pieces of the given ``sizes`` (a multi-output primitive)."""
     return tuple(xp.split(x, numpy.cumsum(sizes)[:-1].tolist(), axis=axis))
@@ -191,7 +193,7 @@ def _unbind_sampler(draw, s, dtype):
 
 
 @primitive(multi=True, sampler=_unbind_sampler,
-           reference=lambda x, axis: tuple(numpy.moveaxis(x, axis, 0)))
+           reference=lambda x, axis: tuple(numpy.moveaxis(x, axis, 0)), saves=())
 def unbind_(x, *, axis):
     """The slices of ``x`` along ``axis``, each without that axis (a multi-output primitive)."""
     if axis == 0:
