@@ -200,7 +200,7 @@ def _nll(input, target, weight, ignore_index, reduction, name, logits):
                       f"{ignore_index} to skip a position). Input {shape_in}, target "
                       f"{tuple(idx.shape)}. Fix: check the number of classes of the last "
                       f"layer, or map the labels to 0..C-1.")
-    logp = _shifted_log_softmax(input) if logits else input
+    logp = log_softmax(input, dim=1) if logits else input
     safe = numpy.where(valid, flat, 0)
     picked = logp[numpy.arange(flat.size), safe]
     if weight is None:
@@ -213,18 +213,6 @@ def _nll(input, target, weight, ignore_index, reduction, name, logits):
     if reduction == "sum":
         return losses.sum()
     return losses.sum() / (losses.dtype.type(flat.size) if scale is None else scale.sum())
-
-
-def _shifted_log_softmax(z):
-    """``log_softmax`` over dim 1 of logits shifted by their row maximum (a constant).
-
-    The shift leaves the value and the gradient unchanged in exact arithmetic, but keeps the
-    log-sum-exp near log(C): unshifted, ``z - logsumexp(z)`` loses the log(C) part once it is
-    below the spacing of floats near max(z) (|z| ~ 1e7 in float32, ~ 1e16 in float64), and
-    the softmax in the gradient then sums to more than one.
-    """
-    m = numpy.max(z.data, axis=1, keepdims=True)
-    return log_softmax(z - numpy.where(numpy.isfinite(m), m, 0).astype(z.dtype), dim=1)
 
 
 def _constant(value, dtype):

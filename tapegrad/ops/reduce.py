@@ -224,7 +224,15 @@ def softmax(x, dim=-1):
 
 @composite(sampler=_softmax_sampler, reference=lambda x, dim=-1: numpy.log(_softmax_ref(x, dim)))
 def log_softmax(x, dim=-1):
-    """x - logsumexp(x) along ``dim``: stable for any input magnitude."""
+    """y - logsumexp(y) along ``dim`` for y = x - max(x): stable for any input magnitude.
+
+    The shift by the maximum is a constant (log_softmax is shift-invariant, so
+    the gradient is unchanged); without it, log(C) is rounded away once it is
+    below the spacing of floats near max(x) (|x| ~ 1e7 in float32, ~ 1e16 in
+    float64) and the softmax no longer sums to one.
+    """
     axis = normalize_axes(dim, x.ndim, "log_softmax")
-    return x - reduce_logsumexp(x, axis=axis, keepdims=True)
+    m = xp.max(getattr(x, "_data", x), axis=axis, keepdims=True)
+    y = x - xp.where(xp.isfinite(m), m, 0).astype(m.dtype)
+    return y - reduce_logsumexp(y, axis=axis, keepdims=True)
 
