@@ -23,3 +23,15 @@ def test_composite_has_test_metadata(name):
 @pytest.mark.parametrize("name", COMPOSITES)
 def test_composite(name, dtype):
     check_primitive(tapegrad.COMPOSITES[name], dtype)()
+
+
+@pytest.mark.parametrize("dtype, big", [(numpy.float64, 1e17), (numpy.float32, 1e9)])
+def test_softmax_and_log_softmax_stay_exact_at_huge_logits(dtype, big):
+    """Two tied huge logits share the mass; log(2) must not be rounded away by the magnitude."""
+    x = tapegrad.tensor(numpy.array([[0.0, big, big]], dtype), requires_grad=True)
+    p = tapegrad.softmax(x, 1)
+    numpy.testing.assert_allclose(p.numpy(), [[0.0, 0.5, 0.5]])
+    logp = tapegrad.log_softmax(x, 1)
+    numpy.testing.assert_allclose(logp.numpy()[0, 1:], [-numpy.log(2)] * 2, rtol=1e-6)
+    logp[0, 1].backward()
+    numpy.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.5, -0.5]], atol=1e-7)
