@@ -60,7 +60,7 @@ ZERO_D_BUG = ("backward() and grad() pass leaf gradients through numpy.ascontigu
               "which turns a 0-d array into shape (1,)")
 
 
-@pytest.mark.xfail(strict=True, reason=ZERO_D_BUG)
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=ZERO_D_BUG)
 def test_a_0d_leaf_gets_a_0d_grad_from_backward():
     scalar = leaf(2.0)
     x = tg.tensor(numpy.ones((2, 3)))
@@ -68,7 +68,7 @@ def test_a_0d_leaf_gets_a_0d_grad_from_backward():
     assert scalar.grad.shape == ()
 
 
-@pytest.mark.xfail(strict=True, reason=ZERO_D_BUG)
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=ZERO_D_BUG)
 def test_a_0d_leaf_gets_a_0d_gradient_from_grad():
     scalar = leaf(2.0)
     assert tg.grad(scalar * scalar, scalar)[0].shape == ()
@@ -103,9 +103,9 @@ def test_accumulation_never_writes_into_an_array_a_vjp_returned(through, uses):
         numpy.testing.assert_array_equal(x.grad.numpy(), numpy.full(3, 7.0 * uses * call))
 
 
-@pytest.mark.xfail(strict=True, reason="backward stores a single-use vjp result as the leaf's "
-                   ".grad by reference and freezes it: the user's array becomes read-only and "
-                   "aliased by x.grad")
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "backward stores a single-use vjp result as the leaf's .grad by reference and freezes it:"
+    " the user's array becomes read-only and aliased by x.grad"))
 def test_a_vjps_returned_array_is_not_frozen_or_aliased_by_grad():
     held = numpy.full(3, 2.0)
 
