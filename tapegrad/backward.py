@@ -27,18 +27,16 @@ def backward(tensor, gradient=None, retain_graph=False, keep_contributions=False
     seed = _seed(tensor, gradient, "backward")
     ledger = Ledger(keep_contributions)
     with no_grad():
-        leaf_grads, _ = _sweep([(tensor, seed)], retain_graph=retain_graph,
-                               create_graph=False, ledger=ledger)
-    for leaf, g in leaf_grads.items():
-        g = xp.ascontiguousarray(g)
+        sweep = _sweep([(tensor, seed)], retain_graph=retain_graph,
+                       create_graph=False, ledger=ledger)
+    for leaf, g in sweep.leaf_grads.items():
         ledger.publish(leaf, leaf.grad is None)
         if leaf.grad is None:
-            g.flags.writeable = False
-            leaf.grad = Tensor._make(g, None, -1)
+            g = _private(g, leaf in sweep.leaf_owned)
         else:
-            total = leaf.grad._data + g
-            total.flags.writeable = False
-            leaf.grad = Tensor._make(total, None, -1)
+            g = xp.asarray(leaf.grad._data + g)     # a new array (0-d sums give scalars)
+        g.flags.writeable = False
+        leaf.grad = Tensor._make(g, None, -1)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -79,11 +77,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if create_graph:
             roots = [(o, g if type(g) in TENSOR_TYPES else Tensor._make(g, None, -1))
                      for o, g in roots]
-        leaf_grads, captured = _sweep(roots, retain_graph=retain_graph,
-                                      create_graph=create_graph, capture=ins, records=records)
+        sweep = _sweep(roots, retain_graph=retain_graph, create_graph=create_graph,
+                       capture=ins, records=records)
     results = []
     for i, x in enumerate(ins):
-        g = leaf_grads.get(x) if x._record is None else captured.get(id(x))
+        g = sweep.leaf_grads.get(x) if x._record is None else sweep.captured.get(id(x))
         if g is None:
             if not allow_unused:
                 raise OpError(f"grad: input {i} (shape {x.shape}) was not used to compute the "
@@ -92,10 +90,22 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         elif type(g) in TENSOR_TYPES:
             results.append(g)
         else:
-            g = xp.ascontiguousarray(g)
+            g = _private(g, x._record is None and x in sweep.leaf_owned)
             g.flags.writeable = False
             results.append(Tensor._make(g, None, -1))
     return tuple(results)
+
+
+def _private(g, owned):
+    """``g`` as a C-contiguous array that nothing else refers to (it becomes a read-only grad).
+
+    A cotangent the sweep did not create itself may be an array a vjp returned
+    by reference (a user's array, the seed ``gradient``): it is copied, never
+    frozen or aliased.  0-d stays 0-d.
+    """
+    if not owned:
+        return g.copy()
+    return g if g.flags.c_contiguous else g.copy(order="C")
 
 
 def _seed(tensor, gradient, opname):
@@ -115,7 +125,7 @@ def _seed(tensor, gradient, opname):
 
 
 def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, ledger=None):
-    """The reverse pass.  Returns (leaf -> gradient, id(captured non-leaf) -> gradient).
+    """The reverse pass.  Returns the :class:`_Sweep` (its leaf_grads, leaf_owned, captured).
 
     The loop body is the hot path of every backward: the common case (a
     built-in single-output primitive in an ordinary backward) runs inline; the
@@ -133,7 +143,7 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
         pos = rec.pos if records is None else records_index(records, rec)
         start = pos if start is None else max(start, pos)
     if start is None:
-        return sweep.leaf_grads, sweep.captured
+        return sweep
     if records is None:
         refs = GLOBAL_TAPE.refs
         walk = (refs[i]() for i in range(start, -1, -1))
@@ -191,7 +201,7 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
                 i += 1
         if not retain_graph:
             rec.out = rec.inputs = rec.datas = None
-    return sweep.leaf_grads, sweep.captured
+    return sweep
 
 
 class _Sweep:
