@@ -6,9 +6,10 @@ arithmetic by hand (forward, and forward plus the hand-written backward) and,
 when installed, PyTorch eager on the same chain.  All in one run, one thread:
 compare the ratios, not the absolute times.
 
-    OMP_NUM_THREADS=1 python benchmarks/chain_overhead.py [--ops 10000] [--repeat 7]
+    OMP_NUM_THREADS=1 python benchmarks/chain_overhead.py [--ops 10000] [--repeat 9]
 """
 import argparse
+import gc
 import os
 import statistics
 import time
@@ -87,46 +88,56 @@ def torch_setup():
     return torch, fwd, fwd_bwd
 
 
-def best_of(fn, args, n, repeat):
-    times = []
+def interleaved(runners, n, repeat):
+    """Median µs per op of each runner, running them in turn so noise hits all alike."""
+    times = {name: [] for name in runners}
+    for fn, args in runners.values():
+        fn(*args, n)                                # warm-up
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(*args, n)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) / n * 1e6
+        for name, (fn, args) in runners.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            fn(*args, n)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) / n * 1e6 for name, ts in times.items()}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     args = parser.parse_args()
-    n, rep = args.ops, args.repeat
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(4).astype(args.dtype) * 0.5 for _ in range(3))
     w = w * 0 + 0.9
-    rows = []
-    rows.append(("numpy (no autograd)", best_of(numpy_forward, (x, w, b), n, rep),
-                 best_of(numpy_forward_backward, (x, w, b), n, rep)))
     tx = tg.tensor(x, requires_grad=True)
     tw, tb = tg.tensor(w), tg.tensor(b)
-    rows.append(("tapegrad", best_of(tapegrad_forward, (tx, tw, tb), n, rep),
-                 best_of(tapegrad_forward_backward, (tx, tw, tb), n, rep)))
+    runners = {
+        ("numpy (no autograd)", "forward"): (numpy_forward, (x, w, b)),
+        ("numpy (no autograd)", "fwd+bwd"): (numpy_forward_backward, (x, w, b)),
+        ("tapegrad", "forward"): (tapegrad_forward, (tx, tw, tb)),
+        ("tapegrad", "fwd+bwd"): (tapegrad_forward_backward, (tx, tw, tb)),
+    }
     setup = torch_setup()
     if setup is not None:
         torch, fwd, fwd_bwd = setup
         px = torch.tensor(x, requires_grad=True)
         pw, pb = torch.tensor(w), torch.tensor(b)
-        rows.append(("pytorch eager", best_of(fwd, (px, pw, pb), n, rep),
-                     best_of(fwd_bwd, (px, pw, pb), n, rep)))
-    ref = rows[0][2]
-    print(f"chain of {n} ops on shape (4,) {args.dtype}, median of {rep}, µs per op")
+        runners[("pytorch eager", "forward")] = (fwd, (px, pw, pb))
+        runners[("pytorch eager", "fwd+bwd")] = (fwd_bwd, (px, pw, pb))
+    us = interleaved(runners, args.ops, args.repeat)
+    names = list(dict.fromkeys(name for name, _ in runners))
+    ref = us[("numpy (no autograd)", "fwd+bwd")]
+    print(f"chain of {args.ops} ops on shape (4,) {args.dtype}, median of {args.repeat} "
+          f"interleaved runs, µs per op")
     print(f"{'':22} {'forward':>9} {'fwd+bwd':>9} {'fwd+bwd / numpy':>16}")
-    for name, f, fb in rows:
+    for name in names:
+        f, fb = us[(name, "forward")], us[(name, "fwd+bwd")]
         print(f"{name:22} {f:9.2f} {fb:9.2f} {fb / ref:16.2f}")
     if setup is not None:
-        print(f"tapegrad / pytorch (fwd+bwd): {rows[1][2] / rows[2][2]:.2f}")
+        ratio = us[("tapegrad", "fwd+bwd")] / us[("pytorch eager", "fwd+bwd")]
+        print(f"tapegrad / pytorch (fwd+bwd): {ratio:.2f}")
 
 
 if __name__ == "__main__":
