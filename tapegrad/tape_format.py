@@ -20,11 +20,11 @@ def format_tape(records):
     leaves = []
 
     def name_of(t):
-        key = (t._record, max(t._slot, 0)) if t._record is not None else t
-        if key not in names:
+        rec = t._record
+        key = (rec, max(t._slot, 0)) if rec is not None else t
+        if key not in names:               # a leaf, made before the tape, or by a released record
             names[key] = f"v{len(names)}"
-            if t._record is None or t._record not in seen:
-                leaves.append((names[key], t))
+            leaves.append((names[key], t))
         return names[key]
 
     seen = set()
@@ -52,5 +52,8 @@ def format_tape(records):
                      + (f"   {where}" if where else ""))
     header = [f"{n} = input {tuple(t.shape)} {t.dtype}"
               + (" requires_grad" if t.requires_grad else "")
-              + (f"  ({t.name})" if t.name else "") for n, t in leaves]
+              + (f"  ({t.name})" if t.name else "")
+              + (f"  (made by released #{t._record.index} {t._record.op.name})"
+                 if t._record is not None and t._record in seen else "")
+              for n, t in leaves]
     return "\n".join(header + lines)

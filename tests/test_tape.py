@@ -209,6 +209,20 @@ def test_print_marks_records_released_by_backward():
     assert tape[0].released and tape[1].released
 
 
+def test_print_defines_every_name_even_after_a_partial_release():
+    x = tg.tensor(numpy.ones(2), requires_grad=True)
+    with tg.Tape() as tape:
+        h = tg.sin(x)
+        s = h.sum()
+        y = h * 2.0
+    s.backward()                                    # releases sin and reduce_sum, not mul
+    text = str(tape)
+    header = [line for line in text.splitlines() if " = input " in line]
+    assert header == [f"v0 = input (2,) float64 requires_grad  (made by released "
+                      f"#{h.grad_fn.index} sin)"]
+    assert re.search(r"^v1 = mul\(v0, 2\.0\)", text, re.M) and y.shape == (2,)
+
+
 # --- tape.gradient -------------------------------------------------------------------------
 def test_tape_gradient_matches_backward_and_leaves_grad_alone():
     x, w = leaf((3,)), leaf((2, 3), seed=1)
