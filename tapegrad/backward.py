@@ -269,14 +269,16 @@ class _Sweep:
         """Check and add the cotangents a vjp returned for each input that needs one."""
         inputs = rec.inputs
         n = len(inputs)
-        if n == 1:
+        if n == 1 and type(cots) not in (tuple, list):
             cots = (cots,)
         elif type(cots) not in (tuple, list) or len(cots) != n:
             op = rec.op
+            shape = ("one cotangent (an array, not a tuple)" if n == 1 else
+                     f"{n} cotangents (one per input, a tuple)")
             raise PrimitiveBugError(
-                f"vjp of primitive '{op.name}' must return {n} cotangents (one per input, "
-                f"a tuple), got {type(cots).__name__}"
-                f"{' of length %d' % len(cots) if type(cots) in (tuple, list) else ''}.")
+                f"vjp of primitive '{op.name}' must return {shape}, got {type(cots).__name__}"
+                f"{' of length %d' % len(cots) if type(cots) in (tuple, list) else ''} "
+                f"(recorded at {rec.site}).")
         mask = rec.mask
         anomaly = STATE.anomaly
         create_graph = self.create_graph
@@ -298,6 +300,10 @@ def _general_step(sweep, rec, g):
     op = rec.op
     create_graph = sweep.create_graph
     inputs = rec.inputs
+    if op.vjp is None:
+        raise BackwardError(f"backward through {op.name} (recorded at {rec.site}): the primitive "
+                            f"has no vjp. Define one with @{op.name}.defvjp (see the docs on "
+                            f"adding a primitive).")
     if inputs is None:
         raise BackwardError(
             f"backward through {op.name} (recorded at {rec.site}) a second time: its saved "

@@ -24,7 +24,30 @@ class Tensor:
     __slots__ = ("_data", "requires_grad", "grad", "_record", "_slot", "_version",
                  "name", "__weakref__")
     __array_priority__ = 1000   # ndarray (op) Tensor defers to Tensor's reflected operator
-    __array_ufunc__ = None      # NumPy ufuncs refuse tensors instead of silently dropping the graph
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """``ndarray (op) tensor`` runs the tensor's operator; other NumPy ufuncs refuse tensors.
+
+        A NumPy function would compute on the array and silently drop the tape,
+        so it raises, naming the tapegrad function to call instead.
+        """
+        op = _OPERATOR_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is not None:
+            return op(*inputs)
+        name = ufunc.__name__
+        call = name if method == "__call__" else f"{name}.{method}"
+        shapes = ", ".join(f"{tuple(x.shape)} {x.dtype}" for x in inputs
+                           if type(x) in TENSOR_TYPES)
+        if method != "__call__":
+            fix = f"Use tapegrad's functions (x.sum(), x.max(), ...) instead of ufunc.{method}"
+        elif hasattr(ops, name):
+            fix = f"Use tapegrad.{name}(x) to record it on the tape"
+        else:
+            fix = (f"tapegrad has no {name}: compose it from tapegrad functions or add it with "
+                   f"@tapegrad.primitive")
+        raise OpError(f"numpy.{call} was applied to a tapegrad Tensor ({shapes}); NumPy would "
+                      f"drop the tape. {fix}; or call NumPy on x.numpy() for a plain array "
+                      f"without gradient. At {here()}")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -467,3 +490,13 @@ Tensor.__truediv__ = ops.div
 Tensor.__pow__ = ops.pow
 Tensor.__matmul__ = ops.matmul
 Tensor.__neg__ = ops.neg
+
+#: NumPy ufuncs that ``ndarray (op) tensor`` calls, and the tapegrad function that does the job.
+_OPERATOR_UFUNCS = {
+    numpy.add: ops.add, numpy.subtract: ops.sub, numpy.multiply: ops.mul,
+    numpy.true_divide: ops.div, numpy.power: ops.pow, numpy.matmul: ops.matmul,
+    numpy.negative: ops.neg, numpy.less: ops.lt, numpy.less_equal: ops.le,
+    numpy.greater: ops.gt, numpy.greater_equal: ops.ge, numpy.equal: ops.eq,
+    numpy.not_equal: ops.ne, numpy.logical_and: ops.logical_and,
+    numpy.logical_or: ops.logical_or,
+}

@@ -42,28 +42,32 @@ def _describe(a):
     return describe(a)
 
 
-def normalize_axes(axis, ndim, opname):
-    """``axis`` (None, int or sequence, negatives allowed) as a sorted tuple, or None."""
+def normalize_axes(axis, ndim, opname, operand=None):
+    """``axis`` (None, int or sequence, negatives allowed) as a sorted tuple, or None.
+
+    ``operand`` (the tensor the op is applied to) is named in the error message.
+    """
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, (int, numpy.integer)) else tuple(axis)
+    of = "" if operand is None else f" of {_describe(operand)}"
     out = []
     for a in axes:
         if not isinstance(a, (int, numpy.integer)):
-            raise OpError(f"{opname}: dim must be an int or a tuple of ints, got {a!r}. "
+            raise OpError(f"{opname}: dim must be an int or a tuple of ints, got {a!r}{of}. "
                           f"At {here()}")
         if not -ndim <= a < max(ndim, 1):
-            raise OpError(f"{opname}: dim {a} is out of range for a tensor with {ndim} "
-                          f"dimension(s); valid dims are {-ndim}..{ndim - 1}. At {here()}")
+            raise OpError(f"{opname}: dim {a} is out of range{of}; valid dims are "
+                          f"{-ndim}..{ndim - 1}. At {here()}")
         out.append(int(a) % ndim if ndim else 0)
     if len(set(out)) != len(out):
-        raise OpError(f"{opname}: dim {axis!r} repeats a dimension. At {here()}")
+        raise OpError(f"{opname}: dim {axis!r} repeats a dimension{of}. At {here()}")
     return tuple(sorted(out))
 
 
-def normalize_axis(axis, ndim, opname):
+def normalize_axis(axis, ndim, opname, operand=None):
     """One axis (negatives allowed) as a non-negative int."""
-    return normalize_axes(axis, ndim, opname)[0]
+    return normalize_axes(axis, ndim, opname, operand)[0]
 
 
 def pick(dim, axis, default, opname):

@@ -112,7 +112,7 @@ def sum_to_shape(g, shape):
 def _axes_kw(x, dim, keepdim, axis, keepdims, opname):
     d = pick(dim, axis, None, opname)
     k = keepdim if keepdims is None else keepdims
-    return normalize_axes(d, x.ndim, opname), bool(k)
+    return normalize_axes(d, x.ndim, opname, x), bool(k)
 
 
 def _public_sampler(draw, s, dtype, domain=None):
@@ -156,14 +156,14 @@ def _distinct_sampler(draw, s, dtype):
            reference=lambda x, dim=None, keepdim=False: numpy.amax(x, dim, keepdims=keepdim))
 def amax(x, dim=None, keepdim=False):
     """Largest value over ``dim``; the gradient is shared equally among ties."""
-    return reduce_max(x, axis=normalize_axes(dim, x.ndim, "amax"), keepdims=bool(keepdim))
+    return reduce_max(x, axis=normalize_axes(dim, x.ndim, "amax", x), keepdims=bool(keepdim))
 
 
 @composite(sampler=_distinct_sampler,
            reference=lambda x, dim=None, keepdim=False: numpy.amin(x, dim, keepdims=keepdim))
 def amin(x, dim=None, keepdim=False):
     """Smallest value over ``dim``; the gradient is shared equally among ties."""
-    return reduce_min(x, axis=normalize_axes(dim, x.ndim, "amin"), keepdims=bool(keepdim))
+    return reduce_min(x, axis=normalize_axes(dim, x.ndim, "amin", x), keepdims=bool(keepdim))
 
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
@@ -172,7 +172,7 @@ MaxMin = namedtuple("MaxMin", ["values", "indices"])
 def _argext(fn, x, dim, keepdim, opname):
     if dim is None:
         return fn(x)
-    axis = normalize_axes(dim, x.ndim, opname)[0]
+    axis = normalize_axes(dim, x.ndim, opname, x)[0]
     return fn(x, axis=axis, keepdims=keepdim)
 
 
@@ -231,7 +231,7 @@ def log_softmax(x, dim=-1):
     below the spacing of floats near max(x) (|x| ~ 1e7 in float32, ~ 1e16 in
     float64) and the softmax no longer sums to one.
     """
-    axis = normalize_axes(dim, x.ndim, "log_softmax")
+    axis = normalize_axes(dim, x.ndim, "log_softmax", x)
     m = xp.max(getattr(x, "_data", x), axis=axis, keepdims=True)
     y = x - xp.where(xp.isfinite(m), m, 0).astype(m.dtype)
     return y - reduce_logsumexp(y, axis=axis, keepdims=True)

@@ -226,7 +226,7 @@ def squeeze(x, dim=None):
     if dim is None:
         new = tuple(n for n in shape if n != 1)
     else:
-        axes = normalize_axes(dim, len(shape), "squeeze")
+        axes = normalize_axes(dim, len(shape), "squeeze", x)
         new = tuple(n for i, n in enumerate(shape) if not (i in axes and n == 1))
     return reshape(x, shape=new) if new != shape else x
 
@@ -240,7 +240,7 @@ def _unsqueeze_sampler(draw, s, dtype):
 def unsqueeze(x, dim):
     """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
     shape = x.shape
-    d = normalize_axis(dim, len(shape) + 1, "unsqueeze")
+    d = normalize_axis(dim, len(shape) + 1, "unsqueeze", x)
     return reshape(x, shape=shape[:d] + (1,) + shape[d:])
 
 
@@ -266,8 +266,8 @@ def flatten(x, start_dim=0, end_dim=-1):
     shape = x.shape
     if not shape:
         return reshape(x, shape=(1,))
-    a = normalize_axis(start_dim, len(shape), "flatten")
-    b = normalize_axis(end_dim, len(shape), "flatten")
+    a = normalize_axis(start_dim, len(shape), "flatten", x)
+    b = normalize_axis(end_dim, len(shape), "flatten", x)
     n = 1
     for i in range(a, b + 1):
         n *= shape[i]
@@ -284,8 +284,8 @@ def _swap_sampler(draw, s, dtype):
 def swapaxes(x, dim0, dim1):
     """Swap two dimensions."""
     n = x.ndim
-    a = normalize_axis(dim0, n, "swapaxes")
-    b = normalize_axis(dim1, n, "swapaxes")
+    a = normalize_axis(dim0, n, "swapaxes", x)
+    b = normalize_axis(dim1, n, "swapaxes", x)
     if a == b:
         return x
     axes = list(range(n))
@@ -329,7 +329,7 @@ def _cat_sampler(draw, s, dtype):
 def cat(tensors, dim=0):
     """Join tensors along an existing dimension (``torch.cat``)."""
     tensors = _tensors(tensors, "cat")
-    axis = normalize_axis(dim, tensors[0].ndim, "cat")
+    axis = normalize_axis(dim, tensors[0].ndim, "cat", tensors[0])
     _check_join(tensors, axis, "cat", stacked=False)
     return concatenate(*tensors, axis=axis)
 
@@ -343,7 +343,7 @@ def _stack_sampler(draw, s, dtype):
 def stack(tensors, dim=0):
     """Join same-shaped tensors along a new dimension ``dim``."""
     tensors = _tensors(tensors, "stack")
-    axis = normalize_axis(dim, tensors[0].ndim + 1, "stack")
+    axis = normalize_axis(dim, tensors[0].ndim + 1, "stack", tensors[0])
     _check_join(tensors, axis, "stack", stacked=True)
     return stack_(*tensors, axis=axis)
 
@@ -379,7 +379,7 @@ def _public_split_ref(x, how, dim=0):
 def split(x, split_size_or_sections, dim=0):
     """``torch.split``: pieces of ``split_size`` along ``dim`` (the last may be smaller),
     or pieces of the listed sizes."""
-    axis = normalize_axis(dim, x.ndim, "split")
+    axis = normalize_axis(dim, x.ndim, "split", x)
     n = x.shape[axis]
     if isinstance(split_size_or_sections, (int, numpy.integer)):
         size = int(split_size_or_sections)
@@ -398,11 +398,11 @@ def split(x, split_size_or_sections, dim=0):
 
 def chunk(x, chunks, dim=0):
     """``torch.chunk``: split into ``chunks`` pieces of equal size (the last may be smaller)."""
-    n = x.shape[normalize_axis(dim, x.ndim, "chunk")]
+    n = x.shape[normalize_axis(dim, x.ndim, "chunk", x)]
     size = -(-n // chunks)
     return split(x, builtins.max(size, 1), dim)
 
 
 def unbind(x, dim=0):
     """The slices along ``dim`` as a tuple, each without that dim."""
-    return unbind_(x, axis=normalize_axis(dim, x.ndim, "unbind"))
+    return unbind_(x, axis=normalize_axis(dim, x.ndim, "unbind", x))
