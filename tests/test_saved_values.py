@@ -31,7 +31,7 @@ def drop_everything(monkeypatch):
 
 
 def test_the_lean_primitives_include_the_recurrent_hot_path():
-    assert {"add", "sub", "tanh", "sigmoid", "split_sizes", "unbind_", "stack_"} <= set(LEAN)
+    assert {"add", "sub", "tanh", "sigmoid", "split_sizes", "unbind", "stack"} <= set(LEAN)
     assert tapegrad.REGISTRY["mul"].saves == ("inputs",)
     assert tapegrad.REGISTRY["tanh"].saves == ("out",)
 

@@ -152,7 +152,7 @@ def _(g, out, *xs, axis):
 
 
 @primitive(sampler=_join_sampler(True), reference=lambda *xs, axis: numpy.stack(xs, axis),
-           saves=())
+           saves=(), name="stack")
 def stack_(*xs, axis):
     return xp.stack(xs, axis=axis)
 
@@ -193,7 +193,8 @@ def _unbind_sampler(draw, s, dtype):
 
 
 @primitive(multi=True, sampler=_unbind_sampler,
-           reference=lambda x, axis: tuple(numpy.moveaxis(x, axis, 0)), saves=())
+           reference=lambda x, axis: tuple(numpy.moveaxis(x, axis, 0)), saves=(),
+           name="unbind")
 def unbind_(x, *, axis):
     """The slices of ``x`` along ``axis``, each without that axis (a multi-output primitive)."""
     if axis == 0:
