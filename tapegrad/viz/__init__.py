@@ -13,6 +13,11 @@ from .options import Options
 from . import rolled, tapeview, unrolled
 
 _VIEWS = {"unrolled": unrolled.render, "rolled": rolled.render, "tape": tapeview.render}
+_FEWER = {"unrolled": "Draw fewer: collapse='step' (one box per time step), steps=6 (the first "
+                      "and last steps, the rest elided) or view='rolled'; or raise max_nodes.",
+          "rolled": "Draw a smaller model, or raise max_nodes.",
+          "tape": "Draw a shorter tape (view='unrolled' elides long sequences), or raise "
+                  "max_nodes."}
 
 __all__ = ["draw", "Drawing", "DrawError", "GraphvizNotFoundError", "Ledger", "LedgerEntry"]
 
@@ -43,4 +48,8 @@ def draw(root, view="unrolled", steps="auto", focus=None, collapse=None,
     opts = Options(view=view, steps=steps, focus=focus, collapse=collapse, show=tuple(show),
                    color_by=color_by, max_nodes=max_nodes, title=title)
     graph = extract(root)
-    return Drawing(_VIEWS[view](graph, opts), graph, opts)
+    dot = _VIEWS[view](graph, opts)
+    if len(dot.node_ids) > max_nodes:
+        raise DrawError(f"draw: this drawing needs {len(dot.node_ids)} nodes, more than "
+                        f"max_nodes={max_nodes}. {_FEWER[view]}")
+    return Drawing(dot.source(), graph, opts)

@@ -31,6 +31,8 @@ def parser():
     p.add_argument("--collapse", help="'step' for one box per time step, or a scope depth")
     p.add_argument("--draw-steps", default="auto", dest="draw_steps",
                    help="which steps to draw: auto (default), all, or a count")
+    p.add_argument("--forget-bias", type=float, dest="forget_bias",
+                   help="LSTM only: initial forget-gate bias (e.g. 1.0)")
     p.add_argument("--focus", action="append", help="parameter with a gradient rail "
                    "(repeatable; default: the recurrent weights)")
     return p
@@ -46,6 +48,13 @@ def _collapse_arg(text):
     return int(text)
 
 
+def _title(args):
+    """``LSTM, T=100, H=8, forget_bias=1``: what was drawn, for the legend's first line."""
+    name = {"elman": "Elman RNN", "jordan": "Jordan RNN"}.get(args.model, args.model.upper())
+    extra = "" if args.forget_bias is None else f", forget_bias={args.forget_bias:g}"
+    return f"{name}, T={args.steps}, H={args.hidden}{extra}"
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.steps < 1 or args.hidden < 1:
@@ -56,12 +65,12 @@ def main(argv=None):
         print(f"tapegrad-draw: cannot tell the format of {args.out!r}; use an extension "
               f".svg/.png/.pdf/.dot or --format", file=sys.stderr)
         return 2
-    loss, _ = build(args.model, args.steps, hidden=args.hidden, seed=args.seed)
     try:
+        loss, _ = build(args.model, args.steps, hidden=args.hidden, seed=args.seed,
+                        forget_bias=args.forget_bias)
         drawing = draw(loss, view=args.view, steps=_steps_arg(args.draw_steps),
                        collapse=_collapse_arg(args.collapse), focus=args.focus,
-                       title=f"{args.model} T={args.steps}, H={args.hidden}: "
-                             f"draw(loss, view={args.view!r})")
+                       title=_title(args))
         drawing.render(args.out, format=fmt)
     except (DrawError, GraphvizNotFoundError, ValueError) as e:
         print(f"tapegrad-draw: {e}", file=sys.stderr)

@@ -12,7 +12,8 @@ DARK_FROM = 6                 # palette entries from here on get white text
 ZERO_FILL = "#eeeeee"
 NONFINITE = {"style": "striped,bold", "fillcolor": "#ff00ff:#ffffff:#ff00ff:#ffffff",
              "color": "#cc0000", "penwidth": "3", "shape": "box", "fontcolor": "black"}
-MAX_DECADES = 12              # norms below max / 10**12 share the palest colour
+MAX_DECADES = 12              # norms below the top decade by more than this share a colour
+MIN_DECADES = 2               # a scale spans at least this many decades
 
 
 def fmt(x):
@@ -35,23 +36,29 @@ def is_bad(x):
 
 
 class LogScale:
-    """Maps a norm to a palette colour on log10 between the smallest and largest norm seen."""
+    """Maps a norm to a palette colour on a log10 scale whose ends are powers of ten.
+
+    The ends are the decades around the smallest and largest norm seen, at
+    least :data:`MIN_DECADES` apart (so norms that differ by a factor of two
+    do not span the whole palette and look alarming) and at most
+    :data:`MAX_DECADES` (smaller norms are clipped to the palest colour).
+    """
 
     def __init__(self, norms):
         good = [n for n in norms if n is not None and math.isfinite(n) and n > 0]
-        self.empty = not good
-        self.hi = max(good) if good else 1.0
-        self.lo = max(min(good), self.hi / 10 ** MAX_DECADES) if good else 1.0
+        top = math.ceil(math.log10(max(good))) if good else 0
+        bottom = math.floor(math.log10(min(good))) if good else 0
+        bottom = min(max(bottom, top - MAX_DECADES), top - MIN_DECADES)
+        self.top, self.bottom = top, bottom
+        self.hi = 10.0 ** top
+        self.lo = 10.0 ** bottom
         self.clipped = bool(good) and min(good) < self.lo
 
     def position(self, n):
-        """0 (smallest) .. 1 (largest); None for zero, missing or non-finite."""
+        """0 (bottom decade) .. 1 (top decade); None for zero, missing or non-finite."""
         if n is None or not math.isfinite(n) or n <= 0:
             return None
-        if self.hi == self.lo:
-            return 1.0
-        p = (math.log10(max(n, self.lo)) - math.log10(self.lo)) / (
-            math.log10(self.hi) - math.log10(self.lo))
+        p = (math.log10(n) - self.bottom) / (self.top - self.bottom)
         return min(max(p, 0.0), 1.0)
 
     def index(self, n):

@@ -31,6 +31,7 @@ class Dot:
     def __init__(self, name, graph=None, node=None, edge=None):
         self.lines = [f"digraph {quote(name)} {{"]
         self.depth = 1
+        self.node_ids = {}      # every node id stated or used by an edge, in first-seen order
         for kind, attrs in (("graph", graph), ("node", node), ("edge", edge)):
             if attrs:
                 self.line(kind + attr_list(attrs))
@@ -42,9 +43,12 @@ class Dot:
         self.line(f"// {text}")
 
     def node(self, node_id, **attrs):
+        self.node_ids.setdefault(node_id)
         self.line(quote(node_id) + attr_list(attrs))
 
     def edge(self, tail, head, **attrs):
+        self.node_ids.setdefault(tail)
+        self.node_ids.setdefault(head)
         self.line(f"{quote(tail)} -> {quote(head)}" + attr_list(attrs))
 
     def same_rank(self, ids):

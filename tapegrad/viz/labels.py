@@ -50,10 +50,16 @@ def op_text(node):
         if names[0] is None and names[1] is None:
             return sym
         return " ".join(x for x in (names[0], sym, names[1]) if x)
+    name = display_name(node.name)
     if len(node.shapes) > 1:
-        return f"{node.name} → {len(node.shapes)}"
+        return f"{name} → {len(node.shapes)}"
     args = [n for n in names if n]
-    return node.name + (f"({', '.join(args)})" if args else "")
+    return name + (f"({', '.join(args)})" if args else "")
+
+
+def display_name(op_name):
+    """A primitive's name as a reader knows it: ``stack_`` -> ``stack``."""
+    return op_name.rstrip("_") or op_name
 
 
 def out_shape_text(node):
@@ -65,7 +71,8 @@ def out_shape_text(node):
 
 
 def op_label(node, show, is_root=False):
-    """HTML label of one operation: text, shape, gradient norm (as ``show`` asks)."""
+    """HTML label of one operation: text, shape, gradient norm, source line, scope path (as
+    ``show`` asks); the root reads ``loss = value``."""
     lines = []
     if is_root:
         value = node.value
@@ -76,9 +83,9 @@ def op_label(node, show, is_root=False):
             lines.append(small(esc(op_text(node))))
     elif "op" in show:
         lines.append(f"<B>{esc(op_text(node))}</B>")
-    if "shape" in show:
+    if "shape" in show and not (is_root and node.shapes == [()]):
         lines.append(small(esc(out_shape_text(node))))
-    if "grad" in show and node.grad_norm is not None:
+    if "grad" in show and node.grad_norm is not None and not is_root:
         lines.append(small("|grad| " + esc(fmt(node.grad_norm))))
     if "site" in show:
         lines.append(small(esc(node.rec.site)))
@@ -87,20 +94,50 @@ def op_label(node, show, is_root=False):
     return Html("<BR/>".join(lines) or esc(node.name))
 
 
-def colour_bar(scale, cells=9):
-    """A row of palette swatches with the scale's two ends written beside it."""
-    swatches = "".join(f'<TD BGCOLOR="{c}" WIDTH="14" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
-                       for c in PALETTE[:cells])
+def colour_bar(scale, caption, cells=9):
+    """A legend row: ``caption``, the palette between the scale's two ends, and the
+    swatches for exactly zero and for NaN/Inf."""
+    def swatch(colour):
+        return f'<TD BGCOLOR="{colour}" WIDTH="18" HEIGHT="11" FIXEDSIZE="TRUE"></TD>'
     low = ("≤ " if scale.clipped else "") + fmt(scale.lo)
-    return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
-            f'<TD>{esc(low)} </TD>{swatches}<TD> {esc(fmt(scale.hi))}</TD>'
-            f'<TD>   </TD><TD BGCOLOR="{ZERO_FILL}" WIDTH="14" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
-            '<TD> exactly 0   </TD><TD BGCOLOR="#ff00ff" WIDTH="14" HEIGHT="10" '
-            'FIXEDSIZE="TRUE"></TD><TD> NaN/Inf</TD></TR></TABLE>')
+    return ('<TABLE ALIGN="LEFT" BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">'
+            f'<TR><TD>{esc(caption)}  {esc(low)} </TD>'
+            + "".join(swatch(c) for c in PALETTE[:cells])
+            + f'<TD> {esc(fmt(scale.hi))}      </TD>{swatch(ZERO_FILL)}<TD> exactly 0   </TD>'
+            f'{swatch("#ff00ff")}<TD> NaN/Inf</TD></TR></TABLE>')
+
+
+def heading(opts, facts):
+    """The legend's first row: the title (if given), the ``draw`` call, then ``facts``."""
+    call = esc(opts.call_text())
+    head = f"<B>{esc(opts.title)}</B>   {call}" if opts.title else f"<B>{call}</B>"
+    return head + "".join(esc("   " + f) for f in facts)
+
+
+def loss_fact(graph):
+    """``["loss = 0.462"]`` when the root is one number, else ``[]``."""
+    root = graph.root
+    if root is None or root.value is None or root.value.size != 1:
+        return []
+    return [f"loss = {fmt(float(root.value.reshape(-1)[0]))}"]
+
+
+def prose(text, width=100):
+    """Plain text for a legend row, escaped and broken into lines of at most ``width``
+    characters.  Legend rows stay narrower than the colour bar: Graphviz stretches a
+    table nested in a row to the legend's full width, spreading its swatches apart."""
+    lines, line = [], ""
+    for word in str(text).split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return '<BR ALIGN="LEFT"/>'.join(esc(x) for x in lines + [line])
 
 
 def legend(rows):
     """The graph label: one left-aligned row per entry (entries are HTML fragments)."""
-    body = "".join(f'<TR><TD ALIGN="LEFT">{r}</TD></TR>' for r in rows if r)
+    body = "".join(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{r}</TD></TR>' for r in rows if r)
     return Html(f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">{body}'
                 f'</TABLE>')

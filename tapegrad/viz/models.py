@@ -10,7 +10,7 @@ import tapegrad
 MODELS = ("elman", "jordan", "lstm", "gru")
 
 
-def _net(kind, inputs, hidden):
+def _net(kind, inputs, hidden, forget_bias):
     import nn   # the nn package ships with tapegrad; imported only when a model is built
 
     class Net(nn.Module):
@@ -20,7 +20,8 @@ def _net(kind, inputs, hidden):
                 self.cell = nn.JordanCell(inputs, hidden, 1)
             else:
                 layer = {"elman": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
-                self.rnn = layer(inputs, hidden)
+                extra = {} if forget_bias is None else {"forget_bias": forget_bias}
+                self.rnn = layer(inputs, hidden, **extra)
                 self.head = nn.Linear(hidden, 1)
 
         def forward(self, x):
@@ -36,12 +37,17 @@ def _net(kind, inputs, hidden):
     return Net()
 
 
-def build(kind, steps, hidden=4, inputs=3, seed=0):
-    """``(loss, model)`` for one of :data:`MODELS` run over ``steps`` time steps."""
+def build(kind, steps, hidden=4, inputs=3, seed=0, forget_bias=None):
+    """``(loss, model)`` for one of :data:`MODELS` run over ``steps`` time steps.
+
+    ``forget_bias`` (LSTM only): the total forget-gate bias at initialization.
+    """
     if kind not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {kind!r}")
+    if forget_bias is not None and kind != "lstm":
+        raise ValueError(f"forget_bias is an LSTM option; the {kind} model has no forget gate")
     tapegrad.manual_seed(seed)
-    model = _net(kind, inputs, hidden)
+    model = _net(kind, inputs, hidden, forget_bias)
     x = tapegrad.randn(steps, 1, inputs)
     x.name = "x"
     target = tapegrad.ones(1, 1)

@@ -4,6 +4,7 @@ from .colors import fmt
 from .dot import Html
 from .graph import ident
 from .labels import esc, op_text, small
+from .layout import NEXT_RANK, band
 from .steps import run_of, step_range
 from .style import RAIL_COLOR
 
@@ -53,7 +54,18 @@ def rail_terms(param, box_of, runs, drawn):
 
 
 def share_text(share):
-    return "share –" if share is None or share != share else f"share {100 * share:.0f}%"
+    return "share " + percent(share)
+
+
+def percent(share):
+    """``63%``; shares under 1% keep two significant digits (``-0.0031%``), so that a tiny
+    term does not read as ``-0%``."""
+    if share is None or share != share:
+        return "–"
+    pct = 100 * share
+    if pct == 0 or abs(pct) >= 0.995:
+        return f"{pct:.0f}%"
+    return f"{pct:.2g}%"
 
 
 def default_focus(graph):
@@ -68,28 +80,35 @@ def focus_params(graph, opts):
     return graph.find_params(opts.focus)
 
 
-def draw_rail(dot, p, terms, scale, colour, ranks, root_box):
-    for term in terms:
-        lines = [esc(f"∂L/∂{p.short} {term.text}")]
-        if len(term.uses) > 1:
-            lines[0] += esc(f" ({len(term.uses)} uses)")
-        lines.append(small(esc(f"norm {fmt(term.norm)} · {share_text(term.share)}")))
-        attrs = colour(term.norm)
-        attrs.setdefault("color", RAIL_COLOR)
-        dot.node(term.id, label=Html("<BR/>".join(lines)), style=attrs.pop("style", "filled"),
-                 fontsize="10", **attrs)
-        ranks.setdefault(term.anchor, []).append(term.id)
-        dot.edge(term.anchor, term.id, color=RAIL_COLOR, penwidth=scale.penwidth(term.norm))
+def draw_rail(dot, p, terms, scale, colour, ranks, root_box, level):
+    """The rail of ``p`` on a line of its own: each term level with its use when that box
+    is in ``level`` (alone on its rank), else just after it (see
+    :class:`~tapegrad.viz.layout.Bus`); ``W.grad`` level with the loss."""
     total_id = f"rail_{ident(p.name)}_sum"
-    n_uses = sum(len(t.uses) for t in terms)
-    label = (f"<B>{esc(p.name)}.grad</B> = Σ of {n_uses} use{'s' if n_uses != 1 else ''}"
-             f"<BR/>{small(esc('norm ' + fmt(gradients.norm(p.grad))))}")
-    dot.node(total_id, label=Html(label), style="filled", fillcolor="#fff0f0", color=RAIL_COLOR,
-             peripheries="2")
+    group = f"rail_{ident(p.name)}"
+    with band(dot, group):
+        for term in terms:
+            uses = f" ({len(term.uses)} uses)" if len(term.uses) > 1 else ""
+            lines = [small(esc(f"∂L/∂{p.short}")), f"<B>{esc(term.text + uses)}</B>",
+                     small(esc(f"norm {fmt(term.norm)}")), small(esc(share_text(term.share)))]
+            attrs = colour(term.norm)
+            attrs.setdefault("color", RAIL_COLOR)
+            dot.node(term.id, label=Html("<BR/>".join(lines)),
+                     style=attrs.pop("style", "filled"), fontsize="10", group=group, **attrs)
+            if term.anchor in level:
+                ranks.setdefault(term.anchor, []).append(term.id)
+        n_uses = sum(len(t.uses) for t in terms)
+        label = (f"<B>{esc(p.name)}.grad</B> = Σ of {n_uses} use{'s' if n_uses != 1 else ''}"
+                 f"<BR/>{small(esc('norm ' + fmt(gradients.norm(p.grad))))}")
+        dot.node(total_id, label=Html(label), style="filled", fillcolor="#fff0f0",
+                 color=RAIL_COLOR, peripheries="2", group=group)
+    for term in terms:
+        dot.edge(term.anchor, term.id, color=RAIL_COLOR, penwidth=scale.penwidth(term.norm),
+                 weight=None if term.anchor in level else NEXT_RANK)
     chain = [t.id for t in terms] + [total_id]
     for k, (a, b) in enumerate(zip(chain, chain[1:])):
         last = b == total_id
-        dot.edge(a, b, label="=" if last else "+", color=RAIL_COLOR, fontcolor=RAIL_COLOR,
+        dot.edge(a, b, xlabel="=" if last else "+", color=RAIL_COLOR, fontcolor=RAIL_COLOR,
                  penwidth=scale.penwidth(terms[k].norm))
     if root_box is not None:
         ranks.setdefault(root_box.id, []).append(total_id)

@@ -12,9 +12,9 @@ from collections import Counter
 from . import gradients
 from .colors import LogScale, fmt
 from .dot import Dot, Html
-from .errors import DrawError
 from .graph import Leaf, OpNode, ident
-from .labels import colour_bar, esc, legend, op_label, shape_text
+from .labels import colour_bar, esc, heading, legend, loss_fact, op_label, prose, shape_text
+from .steps import step_range
 from .style import EDGE_ATTRS, NODE_ATTRS, PARAM_FILL, RAIL_COLOR, USE_COLOR
 from .unrolled import param_label
 
@@ -121,9 +121,10 @@ def samples(norms):
 def param_table(p, norms, cell, scale):
     uses = len(p.uses)
     total = fmt(gradients.norm(p.grad)) if p.grad is not None else "–"
+    steps = [s for s in norms]
+    over = step_range(steps[0], steps[-1]) if steps else "no step"
     head = (f"<B>{esc(p.name)}</B> {esc(shape_text(p.shape))}: one tensor, {uses} uses. "
-            f"{esc(p.short)}.grad = Σ over {esc(f't={cell.first}..{cell.last}')}, norm "
-            f"{esc(total)}")
+            f"{esc(p.short)}.grad = Σ of the terms of {esc(over)}, norm {esc(total)}")
     info = (esc("per-step term norm, one log scale:  " + samples(norms)) + '<BR ALIGN="LEFT"/>'
             + esc(verdict(norms)))
     return Html('<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
@@ -133,7 +134,7 @@ def param_table(p, norms, cell, scale):
 
 
 def render(graph, opts):
-    """DOT source of the rolled view."""
+    """The rolled view, as a :class:`~tapegrad.viz.dot.Dot`."""
     cells = build_cells(graph)
     cell_of = {}
     for c in cells:
@@ -152,11 +153,6 @@ def render(graph, opts):
     strip_params = [p for p in graph.params if graph.has_grad and any(u.step for u in p.uses)]
     norms = {p: step_norms(p) for p in strip_params}
     outside = [op for op in graph.ops if op.step_key is None]
-    n_nodes = (len(outside) + sum(len(c.ops) for c in cells) + len(graph.params)
-               + len(graph.inputs))
-    if n_nodes > opts.max_nodes:
-        raise DrawError(f"draw: the rolled view needs {n_nodes} nodes, more than max_nodes="
-                        f"{opts.max_nodes}; raise max_nodes.")
     all_norms = [v for ns in norms.values() for v in ns.values()]
     scale = LogScale(all_norms if opts.color_by else [])
 
@@ -183,6 +179,7 @@ def render(graph, opts):
                 dot.node(op.id, label=op_label(op, tuple(s for s in opts.show if s != "grad")))
 
     edges = {}
+    sent_from = {}          # recurrent edge -> the steps whose value it carries onward
     for op in graph.ops:
         head = node_of(op)
         if head is None:
@@ -195,6 +192,8 @@ def render(graph, opts):
                 recurrent = src.step_key != op.step_key and src.family == op.family \
                     and op.family is not None
                 key = (tail.id, head.id, recurrent)
+                if recurrent:
+                    sent_from.setdefault(key, set()).add(src.step)
             elif isinstance(src, Leaf):
                 key = (src.id, head.id, "use" if src.is_param else False)
             else:
@@ -210,12 +209,13 @@ def render(graph, opts):
                 dot.edge(head, tail, color=RAIL_COLOR, fontcolor=RAIL_COLOR, penwidth="2",
                          label=f" {count} terms, summed", constraint="false")
         elif kind:
-            dot.edge(tail, head, label=f" feeds step t+1{many}", color="gray15",
-                     constraint="false", penwidth="1.4")
+            steps = sent_from[(tail, head, kind)]
+            dot.edge(tail, head, label=f" t → t+1, for {step_range(min(steps), max(steps))}",
+                     color="gray15", constraint="false", penwidth="1.4")
         else:
             inside = tail in cell_ids and head in cell_ids
             dot.edge(tail, head, label=None if inside else many or None)
-    return dot.source()
+    return dot
 
 
 def _cell_for_param(p, cells):
@@ -228,25 +228,19 @@ def _cell_for_param(p, cells):
 
 def _legend(graph, opts, cells, scale):
     steps = graph.steps()
-    head = f"<B>{esc(opts.title or opts.call_text())}</B>"
-    if steps:
-        head += esc(f"   {len(steps)} time steps")
-    if graph.root is not None and graph.root.value is not None and graph.root.value.size == 1:
-        head += esc(f"   loss = {fmt(float(graph.root.value.reshape(-1)[0]))}")
-    rows = [head]
+    facts = [f"{len(steps)} time steps"] if steps else []
+    rows = [heading(opts, facts + loss_fact(graph))]
     if graph.has_grad and opts.color_by:
-        rows.append('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
-                    '<TD>strips: gradient norm, one log scale:  </TD>'
-                    f'<TD>{colour_bar(scale)}</TD></TR></TABLE>')
-        rows.append(esc("operations are not filled here: the strips carry the gradient norms "
-                        "(white cell: the parameter is not used at that step)"))
+        rows.append(colour_bar(scale, "strips: gradient norm, one log scale:"))
+        rows.append(prose("operations are not filled here: the strips carry the gradient norms "
+                          "(white cell: the parameter is not used at that step)"))
     for c in cells:
         if c.others:
             listed = ", ".join(f"t={k[-1].step}" for k in c.others[:4])
             more = " …" if len(c.others) > 4 else ""
-            rows.append(esc(f"{c.family}: {listed}{more} ran another sequence of operations "
-                            f"(e.g. no recurrent product from a zero initial state); the cell "
-                            f"shows t={c.rep_key[-1].step}, the strips count every step"))
+            rows.append(prose(f"{c.family}: {listed}{more} ran another sequence of operations "
+                              f"(e.g. no recurrent product from a zero initial state); the cell "
+                              f"shows t={c.rep_key[-1].step}, the strips count every step"))
     if graph.why_no_grad:
-        rows.append(esc(graph.why_no_grad))
+        rows.append(prose(graph.why_no_grad))
     return legend(rows)

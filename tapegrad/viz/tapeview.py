@@ -6,9 +6,8 @@ invisible edges keep them in execution order from top to bottom.
 """
 from .colors import LogScale, fmt
 from .dot import Dot, Html
-from .errors import DrawError
 from .graph import Leaf, OpNode
-from .labels import esc, legend, out_shape_text, shape_text, small
+from .labels import esc, heading, legend, loss_fact, out_shape_text, shape_text, small
 from .style import EDGE_ATTRS, PARAM_FILL
 
 GRAPH_ATTRS = {"rankdir": "TB", "fontname": "Courier", "fontsize": "11", "nodesep": "0.25",
@@ -18,19 +17,15 @@ NODE_ATTRS = {"fontname": "Courier", "fontsize": "10", "shape": "box", "style": 
 
 
 def render(graph, opts):
-    """DOT source of the tape view."""
-    n_nodes = len(graph.ops) + len(graph.params) + len(graph.inputs)
-    if n_nodes > opts.max_nodes:
-        raise DrawError(f"draw: the tape view needs {n_nodes} nodes, more than max_nodes="
-                        f"{opts.max_nodes}; draw a shorter tape or raise max_nodes.")
+    """The tape view, as a :class:`~tapegrad.viz.dot.Dot`."""
     names = {}
     for leaf in graph.params + graph.inputs:
         names[leaf] = leaf.name
     for op in graph.ops:
         names[op] = f"v{op.pos}"
     scale = LogScale([op.grad_norm for op in graph.ops] if opts.color_by else [])
-    title = esc(opts.title or opts.call_text()) + esc(f"   {len(graph.ops)} records")
-    dot = Dot("tapegrad_tape", graph=dict(GRAPH_ATTRS, label=legend([f"<B>{title}</B>"])),
+    title = heading(opts, [f"{len(graph.ops)} records"] + loss_fact(graph))
+    dot = Dot("tapegrad_tape", graph=dict(GRAPH_ATTRS, label=legend([title])),
               node=NODE_ATTRS, edge=EDGE_ATTRS)
     for leaf in graph.params + graph.inputs:
         fill = PARAM_FILL if leaf.is_param else "gray93"
@@ -61,4 +56,4 @@ def render(graph, opts):
         for src in dict.fromkeys(s for s in op.sources if isinstance(s, (OpNode, Leaf))):
             dot.edge(src.id, op.id, constraint="false" if isinstance(src, OpNode) else None,
                      color="gray40")
-    return dot.source()
+    return dot

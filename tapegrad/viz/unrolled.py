@@ -7,12 +7,13 @@ step's term of ``dL/dW``, chained with ``+`` into ``W.grad``.  Operations are
 coloured by the norm of the gradient of their output, on one log scale.
 """
 from . import gradients, layout, rails
+from .rails import percent
 from .boxes import Box, assign, boundary_norm, op_summary, step_text
 from .colors import LogScale, fmt
 from .dot import Dot, Html
-from .errors import DrawError
 from .graph import Leaf, OpNode, ident
-from .labels import colour_bar, esc, legend, op_label, shape_text, small
+from .labels import (colour_bar, display_name, esc, heading, legend, loss_fact, op_label,
+                     prose, shape_text, small)
 from .steps import select, step_range
 from .style import EDGE_ATTRS, NODE_ATTRS, PARAM_FILL, RAIL_COLOR, USE_COLOR
 
@@ -33,16 +34,17 @@ def uses_text(param):
     return f"used {n}× (t={steps[0]}..{steps[-1]})"
 
 
-def param_label(p):
-    lines = [f"<B>{esc(p.name)}</B>  {small(esc(shape_text(p.shape)))}",
-             small(esc(uses_text(p)))]
+def param_label(p, note=None):
+    lines = [f"<B>{esc(p.name)}</B>", small(esc(shape_text(p.shape) + "  " + uses_text(p)))]
     if p.grad is not None:
         lines.append(small(esc(f"|grad| {fmt(gradients.norm(p.grad))}")))
+    if note:
+        lines.append(small(f"<I>{esc(note)}</I>"))
     return Html("<BR/>".join(lines))
 
 
 def render(graph, opts):
-    """DOT source of the unrolled view."""
+    """The unrolled view, as a :class:`~tapegrad.viz.dot.Dot`."""
     drawn, runs = select(graph.steps(), opts.steps)
     boxes, box_of = assign(graph, opts, drawn, runs)
     consumers = {}
@@ -52,33 +54,11 @@ def render(graph, opts):
                 consumers.setdefault(s, []).append(op)
     focus = rails.focus_params(graph, opts) if graph.has_grad else []
     terms_of = {p: rails.rail_terms(p, box_of, runs, drawn) for p in focus}
-
-    # inputs (leaves without grad): inside a cluster when all their readers are there
-    leaf_home = {}
-    for leaf in graph.inputs:
-        homes = {box_of[c].cluster if box_of[c].kind != "elided" else "elided"
-                 for c in leaf.consumers}
-        if homes == {"elided"}:
-            continue
-        leaf_home[leaf] = homes.pop() if len(homes) == 1 and "elided" not in homes else None
-
-    # use targets per parameter (boxes, in tape order, once each)
-    targets = {}
-    for p in graph.params:
-        seen = {}
-        for u in p.uses:
-            b = box_of[u.op]
-            seen[b.id] = seen.get(b.id, 0) + 1
-        targets[p] = seen
-    n_nodes = (len(boxes) + len(leaf_home) + len(graph.params)
-               + sum(len(ts) + 1 for ts in terms_of.values())
-               + sum(len(t) for t in targets.values() if len(t) >= layout.BUS_MIN)
-               + layout.bus_taps(graph, box_of))
-    if n_nodes > opts.max_nodes:
-        raise DrawError(
-            f"draw: this drawing needs {n_nodes} nodes, more than max_nodes={opts.max_nodes}. "
-            f"Draw fewer: collapse='step' (one box per time step), steps=6 (first and last "
-            f"steps, the rest elided), view='rolled'; or raise max_nodes.")
+    leaf_home = _leaf_homes(graph, box_of)
+    targets = {p: _use_targets(p, box_of) for p in graph.params}
+    edges = _data_edges(graph, box_of, leaf_home)
+    fan_out, fan_in = layout.fans(edges)
+    notes = _connector_notes(fan_out, fan_in, edges, runs)
 
     box_norm = {b: (b.ops[0].grad_norm if b.kind == "op"
                     else boundary_norm(b, box_of, consumers, graph.root)) for b in boxes}
@@ -87,18 +67,30 @@ def render(graph, opts):
     colour = (lambda n: scale.node_style(n)) if opts.color_by else (lambda n: {})
 
     dot = Dot("tapegrad_unrolled", graph=dict(GRAPH_ATTRS, label=_legend(
-        graph, opts, scale, terms_of, drawn, runs, boxes)), node=NODE_ATTRS, edge=EDGE_ATTRS)
+        graph, opts, scale, terms_of, drawn, runs, boxes, bool(notes))), node=NODE_ATTRS,
+        edge=EDGE_ATTRS)
+    root_box = box_of.get(graph.root) if graph.root is not None else None
+    ranks = {}
+    bussed = [p for p in terms_of if len(targets[p]) >= layout.BUS_MIN]
+    hidden = [p for p in graph.params if p not in terms_of and len(targets[p]) > 1]
+    alone = {b.id for b in boxes if b.kind != "op"}      # boxes alone on their rank
+    buses = [layout.Bus(p.id, list(targets[p]), USE_COLOR, targets[p], _param_attrs(p), alone)
+             for p in bussed]
+    if buses:
+        dot.comment("parameters used by several boxes: one tap per use")
+    for bus in buses:
+        bus.nodes(dot, ranks)
 
     dot.comment("parameters: each drawn once")
     for p in graph.params:
-        dot.node(p.id, label=param_label(p), fillcolor=PARAM_FILL, peripheries="2")
+        if p not in bussed:
+            dot.node(p.id, **_param_attrs(p, hidden=p in hidden))
     top_inputs = [leaf for leaf, home in leaf_home.items() if home is None]
     if top_inputs:
         dot.comment("inputs and constants")
     for leaf in top_inputs:
         _input_node(dot, leaf)
 
-    root_box = box_of.get(graph.root) if graph.root is not None else None
     clusters = {}
     for b in boxes:
         clusters.setdefault(b.cluster, []).append(b)
@@ -106,7 +98,7 @@ def render(graph, opts):
     emitted = set()
     for b in boxes:
         if b.cluster is None or _is_whole_step(b, clusters, leaf_home):
-            _box_node(dot, b, box_norm[b], colour, opts, b is root_box)
+            _box_node(dot, b, box_norm[b], colour, opts, b is root_box, notes.get(b, ()))
         elif b.cluster not in emitted:
             emitted.add(b.cluster)
             key = b.cluster
@@ -119,21 +111,13 @@ def render(graph, opts):
                     if home == key:
                         _input_node(dot, leaf)
                 for member in clusters[key]:
-                    _box_node(dot, member, box_norm[member], colour, opts, member is root_box)
+                    _box_node(dot, member, box_norm[member], colour, opts, member is root_box,
+                              notes.get(member, ()))
+    for p, terms in terms_of.items():
+        dot.comment(f"gradient rail: {p.name}.grad as the sum of its per-step terms")
+        rails.draw_rail(dot, p, terms, scale, colour, ranks, root_box, alone)
 
     dot.comment("data flow")
-    edges = {}                 # (tail, head) -> output slots of the tail it carries
-    for op in graph.ops:
-        head = box_of[op]
-        for src, slot in zip(op.sources, op.slots):
-            if isinstance(src, OpNode):
-                tail = box_of[src]
-                if tail is not head:
-                    edges.setdefault((tail, head), set()).add(slot)
-            elif isinstance(src, Leaf) and src in leaf_home:
-                edges.setdefault((src, head), set())
-    ranks = {}
-    fan_out, fan_in = layout.buses(edges)
     for (tail, head), slots in edges.items():
         if tail in fan_out or head in fan_in:
             continue
@@ -146,22 +130,109 @@ def render(graph, opts):
             attrs.update(taillabel=f"[{min(slots)}]", labelfontsize="8",
                          labelfontcolor="gray35")
         dot.edge(tail.id, head.id, **attrs)
-    for tail, heads in fan_out.items():
-        layout.bus(dot, tail.id, [h.id for h in heads], ranks, "gray40", "data", outward=True)
-    for head, tails in fan_in.items():
-        layout.bus(dot, head.id, [t.id for t in tails], ranks, "gray40", "data", outward=False)
-    layout.keep_steps_apart(dot, clusters, leaf_home, edges)
-    layout.spines(dot, clusters, edges)
-
+    layout.hold_fans(dot, fan_out, fan_in)
+    for bus in buses:
+        bus.edges(dot)
+    layout.keep_steps_apart(dot, clusters, boxes, leaf_home, edges)
+    main = layout.lanes(dot, clusters, boxes, edges)
+    _lane_to_root(dot, edges, fan_in, clusters, main, root_box)
     dot.comment("uses of parameters (dashed): each parameter is one tensor")
     for p in graph.params:
-        _uses(dot, p, targets[p], ranks)
-    for p, terms in terms_of.items():
-        dot.comment(f"gradient rail: {p.name}.grad as the sum of its per-step terms")
-        rails.draw_rail(dot, p, terms, scale, colour, ranks, root_box)
+        if p not in bussed and p not in hidden:
+            _use_edges(dot, p, targets[p])
     for anchor, ids in ranks.items():
         dot.same_rank([anchor] + ids)
-    return dot.source()
+    return dot
+
+
+def _lane_to_root(dot, edges, fan_in, clusters, main, root_box):
+    """The read-out after the last step continues the last step's main lane."""
+    if root_box is None or root_box.cluster is not None or not main:
+        return
+    last = max((k for k in clusters if k is not None), key=lambda k: k[-1].step, default=None)
+    if last is None:
+        return
+    family = clusters[last][0].ops[0].family
+    starts = [hub for hub, tails in fan_in.items() if tails[-1].cluster == last]
+    starts += [h for (t, h) in edges if t in clusters[last] and h.cluster is None]
+    if family in main and starts:
+        layout.lane_to_root(dot, edges, list(dict.fromkeys(starts)), root_box, main[family])
+
+
+def _connector_notes(fan_out, fan_in, edges, runs):
+    """Box -> label lines that replace long edges between one box and many steps.
+
+    Like the connectors of a circuit diagram: a step's box that reads a slice
+    of a hub says ``← unbind[2]``, one that feeds a hub says ``→ stack``, and
+    the hub says which steps (``→ t=1..20``).
+    """
+    notes = {}
+    for hub, heads in fan_out.items():
+        name = _hub_text(hub)
+        notes.setdefault(hub, []).append("→ " + _steps_text(heads, runs))
+        for h in heads:
+            slot = min(edges[(hub, h)])
+            notes.setdefault(h, []).append(f"← {name}" + (f"[{slot}]" if slot >= 0 else ""))
+    for hub, tails in fan_in.items():
+        notes.setdefault(hub, []).append("← " + _steps_text(tails, runs))
+        for t in tails:
+            notes.setdefault(t, []).append(f"→ {_hub_text(hub)}")
+    return notes
+
+
+def _hub_text(box):
+    """How a connector names the box at the other end: ``unbind``, ``stack``."""
+    return display_name(box.ops[0].name) if box.kind == "op" else box.id
+
+
+def _steps_text(boxes, runs):
+    """``t=1..20``: the steps a hub's connectors lead to (elided runs included)."""
+    steps = set()
+    for b in boxes:
+        if b.kind == "elided":
+            steps.update(b.key[1])
+        else:
+            steps.update(op.step for op in b.ops if op.step is not None)
+    if not steps:
+        return "each step"
+    return step_range(min(steps), max(steps))
+
+
+def _leaf_homes(graph, box_of):
+    """Inputs (leaves without grad) -> the step cluster all their readers are in, or None;
+    inputs read only by elided steps are left out."""
+    homes = {}
+    for leaf in graph.inputs:
+        where = {box_of[c].cluster if box_of[c].kind != "elided" else "elided"
+                 for c in leaf.consumers}
+        if where == {"elided"}:
+            continue
+        homes[leaf] = where.pop() if len(where) == 1 else None
+    return homes
+
+
+def _use_targets(p, box_of):
+    """The boxes that use ``p``, in tape order, with how many uses each."""
+    seen = {}
+    for u in p.uses:
+        b = box_of[u.op]
+        seen[b.id] = seen.get(b.id, 0) + 1
+    return seen
+
+
+def _data_edges(graph, box_of, leaf_home):
+    """(tail, head) -> the output slots of the tail it carries, between distinct boxes."""
+    edges = {}
+    for op in graph.ops:
+        head = box_of[op]
+        for src, slot in zip(op.sources, op.slots):
+            if isinstance(src, OpNode):
+                tail = box_of[src]
+                if tail is not head:
+                    edges.setdefault((tail, head), set()).add(slot)
+            elif isinstance(src, Leaf) and src in leaf_home:
+                edges.setdefault((src, head), set())
+    return edges
 
 
 def _is_whole_step(box, clusters, leaf_home):
@@ -175,19 +246,19 @@ def _input_node(dot, leaf):
              fillcolor="gray93", fontsize="10")
 
 
-def _box_node(dot, box, norm, colour, opts, is_root):
+def _box_node(dot, box, norm, colour, opts, is_root, notes=()):
+    """One box; ``notes`` are connector lines (``← unbind[2]``) added to its label."""
     style = colour(norm)
+    attrs = dict(style)
     if box.kind == "op":
         op = box.ops[0]
         label = op_label(op, opts.show, is_root)
+        lines = [label]
         if "NaN" not in label and style.get("style", "").startswith("striped"):
-            label = Html(label + "<BR/><B>NaN/Inf in grad</B>")
-        attrs = dict(style)
+            lines.append("<B>NaN/Inf in grad</B>")
         if is_root:
             attrs.setdefault("peripheries", "2")
-        dot.node(box.id, label=label, **attrs)
-        return
-    if box.kind == "group":
+    elif box.kind == "group":
         path = box.key[0]
         title = (step_text(path) if path[-1].step is not None else str(path[-1]))
         lines = [f"<B>{esc(title)}</B>"]
@@ -196,62 +267,64 @@ def _box_node(dot, box, norm, colour, opts, is_root):
         family, run = box.key
         lines = [f"<B>⋯ {esc(step_range(*run))} ⋯</B>",
                  small(esc(f"{run[1] - run[0] + 1} steps, {len(box.ops)} ops not drawn"))]
-    if "grad" in opts.show and norm is not None:
-        lines.append(small(esc(f"|grad| out {fmt(norm)}")))
-    attrs = dict(style)
-    if box.kind == "elided":
         attrs["style"] = attrs.get("style", "rounded,filled") + ",dashed"
+    if box.kind != "op" and "grad" in opts.show and norm is not None:
+        lines.append(small(esc(f"|grad| out {fmt(norm)}")))
+    lines += [small(f"<I>{esc(n)}</I>") for n in notes]
     dot.node(box.id, label=Html("<BR/>".join(lines)), **attrs)
 
 
-def _uses(dot, p, targets, ranks):
-    if len(targets) >= layout.BUS_MIN:
-        layout.bus(dot, p.id, list(targets), ranks, USE_COLOR, "use", counts=targets)
-        return
+def _param_attrs(p, hidden=False):
+    """A parameter's node.  A shared parameter outside the focus is drawn without its
+    use edges (the boxes that use it name it): only the focused ones get buses."""
+    label = param_label(p, "not in focus: uses named in the boxes" if hidden else None)
+    return {"label": label, "fillcolor": PARAM_FILL, "peripheries": "2"}
+
+
+def _use_edges(dot, p, targets):
     for k, (box_id, count) in enumerate(targets.items()):
-        dot.edge(p.id, box_id, label=f"×{count}" if count > 1 else None, fontcolor=USE_COLOR,
+        dot.edge(p.id, box_id, xlabel=f"×{count}" if count > 1 else None, fontcolor=USE_COLOR,
                  constraint="false" if k else None, style="dashed", color=USE_COLOR)
 
 
-def _legend(graph, opts, scale, terms_of, drawn, runs, boxes):
+def _legend(graph, opts, scale, terms_of, drawn, runs, boxes, connected):
     steps = graph.steps()
-    head = f"<B>{esc(opts.title or opts.call_text())}</B>"
+    facts = []
     if steps:
         shown = "all drawn" if not runs else f"{len(drawn)} drawn"
-        head += esc(f"   {len(steps)} time steps ({shown})")
-    if graph.root is not None and graph.root.value is not None and graph.root.value.size == 1:
-        head += esc(f"   loss = {fmt(float(graph.root.value.reshape(-1)[0]))}")
-    rows = [head]
-    key = ('<FONT COLOR="gray25"><B>→</B></FONT> data   '
-           f'<FONT COLOR="{USE_COLOR}"><B>⇢</B></FONT> use of a parameter (one tensor, drawn once)')
+        facts.append(f"{len(steps)} time steps ({shown})")
+    rows = [heading(opts, facts + loss_fact(graph))]
+    key = ('<FONT COLOR="gray25"><B>→</B></FONT> data   <FONT COLOR="'
+           f'{USE_COLOR}"><B>⇢</B></FONT> use of a parameter (one tensor, drawn once)')
     if terms_of:
         key += (f'   <FONT COLOR="{RAIL_COLOR}"><B>→</B></FONT> gradient term '
                 '(width ~ norm)')
     rows.append(key)
+    if connected:
+        rows.append("<I>← unbind[2]</I>, <I>→ stack</I>: "
+                    + esc("data from / to a box outside the steps (instead of a long edge)"))
     if graph.has_grad and opts.color_by:
-        rows.append('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
-                    '<TD>fill: |grad| of each output, one log scale:  </TD>'
-                    f'<TD>{colour_bar(scale)}</TD></TR></TABLE>')
+        rows.append(colour_bar(scale, "fill: |grad| of each output, one log scale:"))
     if terms_of:
-        rows.append(esc("rail: ∂L/∂W is the sum of one term per use;  share = ⟨term, W.grad⟩"
-                        " / |W.grad|²  (signed: shares sum to 100%, terms can cancel)"))
+        rows.append(prose("rail: ∂L/∂W is the sum of one term per use;  share = ⟨term, "
+                          "W.grad⟩ / |W.grad|²  (signed: shares sum to 100%, terms can cancel)"))
     others = [p for p in graph.shared_params() if p not in terms_of]
     for p in others:
         by_step = {}
         for u in p.uses:
             by_step[u.step] = by_step.get(u.step, 0.0) + (u.share or 0.0)
-        items = [f"t={s} {100 * v:.0f}%" for s, v in by_step.items()]
+        items = [f"t={s} {percent(v)}" for s, v in by_step.items()]
         if len(items) > 8:
             items = items[:3] + ["…"] + items[-3:]
         rows.append(f"<I>{esc(p.name)}</I>" + esc(" (shared, no rail): " + "  ".join(items)))
     for run in runs:
         ops = sum(len(b.ops) for b in boxes if b.kind == "elided" and b.key[1] == run)
-        rows.append(esc(f"{step_range(*run)} not drawn (steps={opts.steps!r}): "
-                        f"{run[1] - run[0] + 1} steps, {ops} ops in one ⋯ node; its gradient "
-                        f"terms stay in the rails, so the sums are complete"))
+        rows.append(prose(f"{step_range(*run)} not drawn (steps={opts.steps!r}): "
+                          f"{run[1] - run[0] + 1} steps, {ops} ops in one ⋯ node; its gradient "
+                          f"terms stay in the rails, so the sums are complete"))
     if opts.collapse is not None:
-        rows.append(esc(f"collapse={opts.collapse!r}: each box stands for the operations of "
-                        f"one scope; |grad| out = norm of the gradients leaving it"))
+        rows.append(prose(f"collapse={opts.collapse!r}: each box stands for the operations of "
+                          f"one scope; |grad| out = norm of the gradients leaving it"))
     if graph.why_no_grad:
-        rows.append(esc(graph.why_no_grad))
+        rows.append(prose(graph.why_no_grad))
     return legend(rows)

@@ -35,6 +35,11 @@ def edges(source, visible_only=True):
 
 
 def clusters(source):
+    """Cluster names, without the borderless layout bands (``cluster_band_*``)."""
+    return [c for c in all_clusters(source) if not c.startswith("cluster_band_")]
+
+
+def all_clusters(source):
     return [m.group(1) for m in map(CLUSTER.match, source.splitlines()) if m]
 
 

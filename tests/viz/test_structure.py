@@ -18,9 +18,22 @@ def params_in(source):
     return [n for n in node_ids(source) if n.startswith("param_")]
 
 
+def uses_of(source, param_id):
+    """The boxes a parameter's dashed use edges reach, directly or through its bus taps."""
+    tails = {param_id} | {h for t, h, _ in edges(source) if t == param_id
+                          and h.startswith("bus_")}
+    for t, h, _ in edges(source):           # the taps are chained one after another
+        if t in tails and h.startswith("bus_"):
+            tails.add(h)
+    return [h for t, h, a in edges(source) if t in tails and not h.startswith("bus_")
+            and "dashed" in a]
+
+
 def test_each_parameter_is_one_node(elman):
     source = draw(elman(steps=3).loss).source
-    assert params_in(source) == ["param_W_xh", "param_W_hh", "param_b", "param_W_hy"]
+    assert sorted(params_in(source)) == ["param_W_hh", "param_W_hy", "param_W_xh", "param_b"]
+    for name in ("W_xh", "W_hh", "b", "W_hy"):     # stated once (later lines only add a group)
+        assert len(re.findall(rf"^\s*param_{name} \[.*label=", source, re.M)) == 1
 
 
 def test_one_cluster_per_step_in_time_order(elman):
@@ -31,9 +44,19 @@ def test_one_cluster_per_step_in_time_order(elman):
 
 def test_use_edges_go_from_the_parameter_to_each_use(elman):
     source = draw(elman(steps=3).loss).source
-    uses = [(t, h) for t, h, _ in edges(source) if t == "param_W_hh"]
-    assert [h for _, h in uses] == ["op_1_matmul", "op_6_matmul", "op_11_matmul"]
-    assert all("dashed" in a for t, _, a in edges(source) if t.startswith("param_"))
+    assert uses_of(source, "param_W_hh") == ["op_1_matmul", "op_6_matmul", "op_11_matmul"]
+    assert uses_of(source, "param_W_hy") == ["op_15_matmul"]
+    assert all("dashed" in a for t, h, a in edges(source) if t.startswith("param_")
+               and not h.startswith("bus_"))
+
+
+def test_shared_parameters_outside_the_focus_are_named_not_wired(elman):
+    source = draw(elman(steps=3).loss).source
+    assert uses_of(source, "param_W_xh") == [] and uses_of(source, "param_b") == []
+    assert re.search(r"^\s*param_W_xh \[label=<.*not in focus", source, re.M)
+    assert "<B>x2 @ W_xh</B>" in source and "<B>+ b</B>" in source     # the uses name it
+    wired = draw(elman(steps=3).loss, focus=["W_hh", "W_xh"]).source
+    assert uses_of(wired, "param_W_xh") == ["op_0_matmul", "op_5_matmul", "op_10_matmul"]
 
 
 def test_rail_sums_one_term_per_step(elman):
@@ -67,7 +90,7 @@ def test_rail_labels_carry_norm_and_share(elman):
         share = f"share {100 * entry.share:.0f}%"
         assert re.search(rf'rail_W_hh_t{entry.step} \[label=<[^\n]*{re.escape(share)}',
                          d.source)
-    assert re.search(r"rail_W_hh_t1 \[label=<[^\n]*norm 0 ·", d.source)   # exactly zero
+    assert re.search(r"rail_W_hh_t1 \[label=<[^\n]*norm 0<", d.source)   # exactly zero
 
 
 def test_long_sequences_elide_the_middle_and_keep_the_sum(elman):
@@ -81,9 +104,10 @@ def test_long_sequences_elide_the_middle_and_keep_the_sum(elman):
     norm = numpy.sqrt((middle ** 2).sum())
     share = sum(e.share for e in ledger if 4 <= e.step <= 9)
     label = re.search(r"rail_W_hh_t4_9 \[label=<([^\n]*)>", d.source).group(1)
-    assert f"from t=4..9 (6 uses)" in label
-    assert f"share {100 * share:.0f}%" in label and "norm " in label
-    assert norm > 0
+    assert "from t=4..9 (6 uses)" in label
+    shown = re.search(r"share (-?[0-9.e+-]+)%", label).group(1)
+    assert float(shown) == pytest.approx(100 * share, rel=0.01)
+    assert f"norm {norm:.3g}" in label and norm > 0
     assert "t=4..9 not drawn" in d.source
 
 
@@ -223,7 +247,7 @@ def test_rolled_view_has_the_cell_once_and_a_strip_per_shared_weight(elman):
     assert sum(1 for n in node_ids(source) if n.endswith("_matmul")) == 3   # x@W, h@W, head
     strip = re.search(r"param_W_hh \[.*\n", source).group(0)
     assert strip.count('HEIGHT="16"') == 12
-    assert "feeds step t+1 ×11" in source and "12 terms, summed" in source
+    assert "t → t+1, for t=1..11" in source and "12 terms, summed" in source
 
 
 def test_rolled_view_names_vanishing_gradients(elman):
