@@ -13,7 +13,11 @@ from .graph import ident
 
 FAN_MIN = 3                 # a box feeding (or fed by) this many steps gets connectors
 BUS_MIN = 2                 # a parameter used by this many boxes gets a bus
-NEXT_RANK = "1000"          # weight that keeps an edge one rank long (bus taps, rail terms)
+#: Weight that keeps an edge one rank long (bus taps, rail terms).  Not more: Graphviz
+#: also pulls the ends of a heavy edge level, which would bend the lanes.  And the taps
+#: and rail terms get no ``group`` (whose edges weigh a hundred times more) for the same
+#: reason: their band keeps them on one line.
+NEXT_RANK = "10"
 
 
 def band(dot, name):
@@ -210,15 +214,15 @@ class Bus:
     def __init__(self, hub, ends, color, counts, hub_node, level=()):
         self.hub, self.ends, self.color = hub, ends, color
         self.counts, self.hub_node, self.level = counts, hub_node, level
-        self.group = "bus_" + ident(hub)
-        self.taps = [f"{self.group}_{k}" for k in range(len(ends))]
+        self.band = "bus_" + ident(hub)
+        self.taps = [f"{self.band}_{k}" for k in range(len(ends))]
 
     def nodes(self, dot, ranks):
-        with band(dot, self.group):
-            dot.node(self.hub, group=self.group, **self.hub_node)
+        with band(dot, self.band):
+            dot.node(self.hub, **self.hub_node)
             for tap, end in zip(self.taps, self.ends):
                 dot.node(tap, shape="point", width="0.06", color=self.color,
-                         fillcolor=self.color, label="", group=self.group)
+                         fillcolor=self.color, label="")
                 if end in self.level:
                     ranks.setdefault(end, []).append(tap)
 

@@ -85,8 +85,7 @@ def draw_rail(dot, p, terms, scale, colour, ranks, root_box, level):
     is in ``level`` (alone on its rank), else just after it (see
     :class:`~tapegrad.viz.layout.Bus`); ``W.grad`` level with the loss."""
     total_id = f"rail_{ident(p.name)}_sum"
-    group = f"rail_{ident(p.name)}"
-    with band(dot, group):
+    with band(dot, f"rail_{ident(p.name)}"):
         for term in terms:
             uses = f" ({len(term.uses)} uses)" if len(term.uses) > 1 else ""
             lines = [small(esc(f"∂L/∂{p.short}")), f"<B>{esc(term.text + uses)}</B>",
@@ -94,14 +93,14 @@ def draw_rail(dot, p, terms, scale, colour, ranks, root_box, level):
             attrs = colour(term.norm)
             attrs.setdefault("color", RAIL_COLOR)
             dot.node(term.id, label=Html("<BR/>".join(lines)),
-                     style=attrs.pop("style", "filled"), fontsize="10", group=group, **attrs)
+                     style=attrs.pop("style", "filled"), fontsize="10", **attrs)
             if term.anchor in level:
                 ranks.setdefault(term.anchor, []).append(term.id)
         n_uses = sum(len(t.uses) for t in terms)
         label = (f"<B>{esc(p.name)}.grad</B> = Σ of {n_uses} use{'s' if n_uses != 1 else ''}"
                  f"<BR/>{small(esc('norm ' + fmt(gradients.norm(p.grad))))}")
         dot.node(total_id, label=Html(label), style="filled", fillcolor="#fff0f0",
-                 color=RAIL_COLOR, peripheries="2", group=group)
+                 color=RAIL_COLOR, peripheries="2")
     for term in terms:
         dot.edge(term.anchor, term.id, color=RAIL_COLOR, penwidth=scale.penwidth(term.norm),
                  weight=None if term.anchor in level else NEXT_RANK)

@@ -16,12 +16,25 @@ def test_writes_dot_text_without_graphviz(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out)
 
 
-@pytest.mark.parametrize("view", ["rolled", "tape"])
-def test_other_views_and_options(tmp_path, view):
+@pytest.mark.parametrize("model", ["elman", "jordan", "lstm", "gru"])
+@pytest.mark.parametrize("view", ["unrolled", "rolled", "tape"])
+def test_every_model_in_every_view(tmp_path, model, view):
     out = tmp_path / "g.dot"
-    assert main(["--model", "gru", "--steps", "3", "--view", view, "--hidden", "2", "--seed",
+    assert main(["--model", model, "--steps", "3", "--view", view, "--hidden", "2", "--seed",
                  "5", "--out", str(out)]) == 0
-    assert out.read_text(encoding="utf-8").startswith(f"digraph tapegrad_{view}")
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith(f"digraph tapegrad_{view}")
+    assert "T=3, H=2" in text
+
+
+def test_forget_bias_sets_the_lstm_forget_gate_and_only_the_lstm(tmp_path, capsys):
+    from tapegrad.viz.models import build
+    _, model = build("lstm", 2, hidden=3, forget_bias=2.0)
+    forget = slice(3, 6)                    # gate order i, f, g, o
+    total = model.rnn.bias_ih_l0.data[forget] + model.rnn.bias_hh_l0.data[forget]
+    assert total.tolist() == [2.0, 2.0, 2.0]
+    assert main(["--model", "gru", "--forget-bias", "1", "--out", str(tmp_path / "g.dot")]) == 1
+    assert "forget_bias is an LSTM option" in capsys.readouterr().err
 
 
 def test_collapse_and_focus(tmp_path):

@@ -133,3 +133,53 @@ def test_ledger_prints_as_a_table(elman):
     text = str(draw(elman(steps=3).loss).ledger("W_hh"))
     assert text.splitlines()[0] == "W_hh: 3 uses"
     assert "rnn/cell[t=3]" in text and "%" in text
+
+
+def test_engine_ledger_keeps_norms_always_and_arrays_only_when_asked(elman):
+    net = elman(steps=3, zero_h0=False)
+    w = net.params["W_hh"]
+    net.loss.backward(retain_graph=True)
+    plain = tg.contributions(w)
+    assert [c.value for c in plain] == [None, None, None]
+    assert all(c.norm > 0 for c in plain)
+    w.grad = None
+    net.loss.backward(keep_contributions=True)
+    kept = tg.contributions(w)
+    for a, b in zip(plain, kept):
+        assert b.norm == pytest.approx(a.norm, rel=1e-12)
+        assert b.norm == pytest.approx(float(numpy.sqrt((b.value ** 2).sum())), rel=1e-12)
+        assert not b.value.flags.writeable
+
+
+def test_engine_ledger_accumulates_like_grad_and_restarts_with_it(elman):
+    net = elman(steps=2, zero_h0=False)
+    w = net.params["W_hh"]
+    net.loss.backward(retain_graph=True, keep_contributions=True)
+    net.loss.backward(retain_graph=True, keep_contributions=True)
+    twice = tg.contributions(w)
+    assert len(twice) == 4
+    numpy.testing.assert_allclose(sum(c.value for c in twice), w.grad.data, rtol=1e-12)
+    w.grad = None
+    net.loss.backward(keep_contributions=True)
+    assert len(tg.contributions(w)) == 2
+
+
+def test_engine_ledger_entries_name_the_operation_and_its_step(elman):
+    net = elman(steps=3)
+    w = net.params["W_hh"]
+    net.loss.backward()
+    second = tg.contributions(w)[1]
+    assert (second.op, second.step, second.scope) == ("matmul", 2, "rnn/cell[t=2]")
+    assert "conftest.py:" in second.site
+    assert second.index < tg.contributions(w)[2].index
+
+
+def test_ledger_names_are_the_named_parameters_names():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(2, 3, dtype=tg.float64)
+    out, _ = lstm(tg.randn(4, 1, 2, dtype=tg.float64))
+    drawing = draw((out[-1] ** 2).sum())
+    assert set(drawing.params) == {name for name, _ in lstm.named_parameters()}
+    ledger = drawing.ledger("weight_hh_l0")
+    assert [e.step for e in ledger] == [2, 3, 4]
+    assert drawing.ledger("weight_hh_l0").name == "weight_hh_l0"

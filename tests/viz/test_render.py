@@ -1,5 +1,6 @@
 """Rendering with Graphviz ``dot``, and the error when it is missing."""
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -8,6 +9,7 @@ from tapegrad.viz import GraphvizNotFoundError, draw
 from tapegrad.viz.models import build
 
 SVG = "{http://www.w3.org/2000/svg}"
+needs_dot = pytest.mark.needs_dot
 
 
 def svg_titles(svg):
@@ -95,3 +97,32 @@ def test_without_dot_render_and_pipe_say_how_to_install(monkeypatch, tmp_path, e
     assert d.render(tmp_path / "g.dot") == str(tmp_path / "g.dot")   # DOT text needs no dot
     assert (tmp_path / "g.dot").read_text(encoding="utf-8") == d.source
     assert set(d._repr_mimebundle_()) == {"text/plain"}
+
+
+def positions(drawing):
+    """node name -> (x, y) of its centre, from ``dot -Tjson``."""
+    layout = json.loads(drawing.pipe("json"))
+    return {o["name"]: tuple(float(v) for v in o["pos"].split(","))
+            for o in layout["objects"] if "pos" in o}
+
+
+@needs_dot
+@pytest.mark.parametrize("kind,options", [("elman", {}), ("lstm", {}), ("gru", {}),
+                                          ("jordan", {}), ("lstm", {"collapse": "step"}),
+                                          ("elman", {"steps": 4})])
+def test_each_state_runs_level_and_so_do_the_rail_and_the_bus(kind, options):
+    """The recurrent state keeps one height through every step (an LSTM's h and c each
+    their own), and the rail terms and bus taps each sit on one line."""
+    loss, _ = build(kind, 6)
+    d = draw(loss, **options)
+    pos = positions(d)
+    lanes = {}
+    for node, group in re.findall(r"^\s*(\w+) \[group=(lane_\w+)\]$", d.source, re.M):
+        lanes.setdefault(group, []).append(pos[node][1])
+    assert lanes
+    for ys in lanes.values():
+        assert len(ys) >= 6 and max(ys) - min(ys) < 0.5
+    for prefix in ("rail_", "bus_"):
+        ys = [y for name, (_, y) in pos.items() if name.startswith(prefix)
+              and not name.endswith("_sum")]
+        assert len(ys) >= 3 and max(ys) - min(ys) < 0.5, prefix

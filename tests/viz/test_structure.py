@@ -293,3 +293,24 @@ def test_bidirectional_two_layer_layer_draws_a_cluster_per_direction_and_step():
     assert len(clusters(source)) == 12
     assert "cluster_gru_l1_reverse_t_3" in clusters(source)
     assert "rail_weight_hh_l1_reverse_sum" in node_ids(source)
+
+
+def test_a_box_feeding_every_step_is_joined_by_connector_labels_not_long_edges():
+    loss, _ = build("elman", 4)
+    source = draw(loss).source
+    unbind = re.search(r"^\s*(op_\d+_unbind) \[label=<(.*)>", source, re.M)
+    stack = re.search(r"^\s*(op_\d+_stack) \[label=<(.*)>", source, re.M)
+    assert "→ t=1..4" in unbind.group(2) and "← t=1..4" in stack.group(2)
+    assert not [e for e in edges(source) if e[0] == unbind.group(1) or e[1] == stack.group(1)]
+    for k in range(4):                      # each step names its slice and where h goes
+        assert f"<I>← unbind[{k}]</I>" in source
+    assert source.count('<FONT POINT-SIZE="9"><I>→ stack</I>') == 4
+    assert "data from / to a box outside the steps" in source
+
+
+def test_cli_titles_and_forget_bias_reach_the_legend(tmp_path):
+    from tapegrad.viz.cli import main
+    out = tmp_path / "g.dot"
+    assert main(["--model", "lstm", "--steps", "3", "--forget-bias", "1", "--out",
+                 str(out)]) == 0
+    assert "LSTM, T=3, H=4, forget_bias=1" in out.read_text(encoding="utf-8")
