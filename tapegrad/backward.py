@@ -273,8 +273,7 @@ class _Sweep:
             cots = (cots,)
         elif type(cots) not in (tuple, list) or len(cots) != n:
             op = rec.op
-            shape = ("one cotangent (an array, not a tuple)" if n == 1 else
-                     f"{n} cotangents (one per input, a tuple)")
+            shape = "one cotangent" if n == 1 else f"{n} cotangents (one per input, a tuple)"
             raise PrimitiveBugError(
                 f"vjp of primitive '{op.name}' must return {shape}, got {type(cots).__name__}"
                 f"{' of length %d' % len(cots) if type(cots) in (tuple, list) else ''} "

@@ -49,6 +49,15 @@ class Tensor:
                       f"drop the tape. {fix}; or call NumPy on x.numpy() for a plain array "
                       f"without gradient. At {here()}")
 
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy functions (``numpy.sum``, ``numpy.where``, ...) refuse tensors the same way."""
+        name = func.__name__
+        fix = (f"Use tapegrad.{name} to record it on the tape" if hasattr(ops, name) else
+               f"tapegrad has no {name}: compose it from tapegrad functions")
+        raise OpError(f"numpy.{name} was applied to a tapegrad Tensor; NumPy would drop the "
+                      f"tape. {fix}; or call NumPy on x.numpy() for a plain array without "
+                      f"gradient. At {here()}")
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         TENSOR_TYPES.add(cls)

@@ -135,3 +135,21 @@ def test_an_error_inside_a_user_function_names_the_line_in_that_function():
 
 def test_a_numpy_ufunc_applied_to_a_tensor_says_which_tapegrad_function_to_use():
     check(lambda: numpy.exp(t((2,))), ["exp", "tapegrad.exp", "(2,)"])
+    check(lambda: numpy.log1p(t((2,))), ["log1p", "tapegrad has no log1p"])
+
+
+@pytest.mark.parametrize("call, fix", [
+    (lambda x: numpy.sum(x), "tapegrad.sum"),
+    (lambda x: numpy.where(x > 0, x, 0.0), "tapegrad.where"),
+    (lambda x: numpy.stack([x, x]), "tapegrad.stack"),
+])
+def test_a_numpy_function_applied_to_a_tensor_says_which_tapegrad_function_to_use(call, fix):
+    check(lambda: call(t((2,))), [fix, "drop the tape"])
+
+
+def test_an_array_on_the_left_of_an_operator_still_records_the_operation():
+    x = t((2,))
+    y = numpy.array([2.0, 3.0]) * x + numpy.array([1.0, 1.0])
+    assert y.requires_grad
+    y.sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), [2.0, 3.0])
