@@ -171,7 +171,7 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
             if state.tapes:
                 for t in state.tapes:
                     t.records.append(rec)
-            elif lean:
+            elif lean and (multi or out.size >= DROP_MIN_SIZE):
                 _drop_unsaved(rec, prim.saves)
             if multi:
                 return tuple(make(o, rec, i) for i, o in enumerate(out))
@@ -215,7 +215,8 @@ def _signature(forward):
 
 
 #: Arrays smaller than this are saved even when the vjp does not read them:
-#: dropping them would cost more time than the memory is worth.
+#: dropping them would cost more time than the memory is worth.  (A record is
+#: looked at only if its output is this large, or it has several outputs.)
 DROP_MIN_SIZE = 1024
 _placeholders = {}
 
