@@ -8,6 +8,8 @@ only owned arrays are added into in place -- an array a vjp returned is never
 written to.  Broadcast reduction and the shape/dtype check of every cotangent
 happen here, once, not in each vjp.
 """
+import weakref
+
 from .backend import ndarray, xp
 from .errors import AnomalyError, BackwardError, OpError, PrimitiveBugError, format_site, here
 from .grad_mode import enable_grad, no_grad
@@ -144,17 +146,16 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
         start = pos if start is None else max(start, pos)
     if start is None:
         return sweep
-    if records is None:
-        refs = GLOBAL_TAPE.refs
-        walk = (refs[i]() for i in range(start, -1, -1))
-    else:
-        walk = (records[i] for i in range(start, -1, -1))
+    # weak references to the records in tape order (the global tape's own list,
+    # or one made for an explicit Tape's records)
+    refs = GLOBAL_TAPE.refs if records is None else [weakref.ref(r) for r in records[:start + 1]]
 
     state = STATE
     general = create_graph or bool(sweep.wanted) or bool(RETAINED) or state.anomaly
     owned = sweep.owned
     pop = table.pop
-    for rec in walk:
+    for i in range(start, -1, -1):
+        rec = refs[i]()
         if rec is None:                 # a dead record; stop once nothing is left to send back
             if not table:
                 break
