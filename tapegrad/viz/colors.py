@@ -46,6 +46,7 @@ class LogScale:
 
     def __init__(self, norms):
         good = [n for n in norms if n is not None and math.isfinite(n) and n > 0]
+        self.empty = not good
         top = math.ceil(math.log10(max(good))) if good else 0
         bottom = math.floor(math.log10(min(good))) if good else 0
         bottom = min(max(bottom, top - MAX_DECADES), top - MIN_DECADES)

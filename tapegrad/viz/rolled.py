@@ -46,6 +46,13 @@ class Cell:
     def id(self):
         return "cluster_cell_" + ident(self.family)
 
+    def matching_text(self):
+        """``t=2..100``, or ``99 of 100 steps`` when the matching steps are not a run."""
+        steps = [k[-1].step for k in self.matching]
+        if steps == list(range(steps[0], steps[-1] + 1)):
+            return step_range(steps[0], steps[-1])
+        return f"{len(steps)} of {len(self.keys)} steps"
+
 
 def build_cells(graph):
     families = {}
@@ -154,7 +161,7 @@ def render(graph, opts):
     norms = {p: step_norms(p) for p in strip_params}
     outside = [op for op in graph.ops if op.step_key is None]
     all_norms = [v for ns in norms.values() for v in ns.values()]
-    scale = LogScale(all_norms if opts.color_by else [])
+    scale = LogScale(all_norms)     # the strips are the data: coloured even with color_by=None
 
     dot = Dot("tapegrad_rolled", graph=dict(GRAPH_ATTRS, label=_legend(graph, opts, cells,
                                                                         scale)),
@@ -171,8 +178,7 @@ def render(graph, opts):
     for op in outside:
         dot.node(op.id, label=op_label(op, opts.show, op is graph.root))
     for c in cells:
-        steps = f"t={c.first}..{c.last}"
-        title = f"{c.family} cell (rolled: the same ops ran at {steps})"
+        title = f"{c.family} cell, rolled: these operations ran at {c.matching_text()}"
         with dot.subgraph(c.id, label=title, style="rounded,dashed", color="gray55",
                           fontsize="12"):
             for op in c.ops:
@@ -230,7 +236,7 @@ def _legend(graph, opts, cells, scale):
     steps = graph.steps()
     facts = [f"{len(steps)} time steps"] if steps else []
     rows = [heading(opts, facts + loss_fact(graph))]
-    if graph.has_grad and opts.color_by:
+    if not scale.empty:
         rows.append(colour_bar(scale, "strips: gradient norm, one log scale:"))
         rows.append(prose("operations are not filled here: the strips carry the gradient norms "
                           "(white cell: the parameter is not used at that step)"))

@@ -7,7 +7,8 @@ invisible edges keep them in execution order from top to bottom.
 from .colors import LogScale, fmt
 from .dot import Dot, Html
 from .graph import Leaf, OpNode
-from .labels import esc, heading, legend, loss_fact, out_shape_text, shape_text, small
+from .labels import (colour_bar, esc, heading, legend, loss_fact, out_shape_text, prose,
+                     shape_text, small)
 from .style import EDGE_ATTRS, PARAM_FILL
 
 GRAPH_ATTRS = {"rankdir": "TB", "fontname": "Courier", "fontsize": "11", "nodesep": "0.25",
@@ -24,8 +25,12 @@ def render(graph, opts):
     for op in graph.ops:
         names[op] = f"v{op.pos}"
     scale = LogScale([op.grad_norm for op in graph.ops] if opts.color_by else [])
-    title = heading(opts, [f"{len(graph.ops)} records"] + loss_fact(graph))
-    dot = Dot("tapegrad_tape", graph=dict(GRAPH_ATTRS, label=legend([title])),
+    rows = [heading(opts, [f"{len(graph.ops)} records"] + loss_fact(graph))]
+    if graph.has_grad and opts.color_by:
+        rows.append(colour_bar(scale, "fill: |grad| of each output, one log scale:"))
+    if graph.why_no_grad:
+        rows.append(prose(graph.why_no_grad))
+    dot = Dot("tapegrad_tape", graph=dict(GRAPH_ATTRS, label=legend(rows)),
               node=NODE_ATTRS, edge=EDGE_ATTRS)
     for leaf in graph.params + graph.inputs:
         fill = PARAM_FILL if leaf.is_param else "gray93"

@@ -314,3 +314,16 @@ def test_cli_titles_and_forget_bias_reach_the_legend(tmp_path):
     assert main(["--model", "lstm", "--steps", "3", "--forget-bias", "1", "--out",
                  str(out)]) == 0
     assert "LSTM, T=3, H=4, forget_bias=1" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("view", ["unrolled", "rolled", "tape"])
+def test_every_view_shows_its_colour_scale_in_the_legend(elman, view):
+    source = draw(elman(steps=3).loss, view=view).source
+    legend = source.split("\n", 2)[1]               # the graph attributes line
+    assert "one log scale" in legend and legend.count('FIXEDSIZE="TRUE"') == 11
+    assert "exactly 0" in legend and "NaN/Inf" in legend
+    plain = draw(elman(steps=3).loss, view=view, color_by=None).source
+    if view == "rolled":            # the strips are the data: they keep their colours
+        assert "one log scale" in plain
+    else:
+        assert "one log scale" not in plain
