@@ -183,12 +183,19 @@ def fans(edges):
     steps feeding (or fed by) many steps.  Returns ({hub: [heads]}, {hub: [tails]})."""
     outs, ins = {}, {}
     for tail, head in edges:
-        if isinstance(tail, Box) and tail.cluster is None and head.cluster is not None:
+        if not isinstance(tail, Box):
+            continue
+        if in_steps(head) and not in_steps(tail):
             outs.setdefault(tail, []).append(head)
-        if isinstance(tail, Box) and tail.cluster is not None and head.cluster is None:
+        if in_steps(tail) and not in_steps(head):
             ins.setdefault(head, []).append(tail)
     return ({t: hs for t, hs in outs.items() if len(hs) >= FAN_MIN},
             {h: ts for h, ts in ins.items() if len(ts) >= FAN_MIN})
+
+
+def in_steps(box):
+    """A box of a time step, or the elision standing for some."""
+    return box.cluster is not None or box.kind == "elided"
 
 
 def hold_fans(dot, fan_out, fan_in):

@@ -171,8 +171,10 @@ def _connector_notes(fan_out, fan_in, edges, runs):
         name = _hub_text(hub)
         notes.setdefault(hub, []).append("→ " + _steps_text(heads, runs))
         for h in heads:
-            slot = min(edges[(hub, h)])
-            notes.setdefault(h, []).append(f"← {name}" + (f"[{slot}]" if slot >= 0 else ""))
+            slots = sorted(edges[(hub, h)])
+            which = "" if slots[0] < 0 else (f"[{slots[0]}]" if len(slots) == 1
+                                             else f"[{slots[0]}..{slots[-1]}]")
+            notes.setdefault(h, []).append(f"← {name}{which}")
     for hub, tails in fan_in.items():
         notes.setdefault(hub, []).append("← " + _steps_text(tails, runs))
         for t in tails:

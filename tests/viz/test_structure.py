@@ -172,7 +172,9 @@ def test_every_html_label_is_well_formed(elman, lstm):
     sources = [draw(elman(steps=12).loss).source, draw(lstm(steps=3).loss).source,
                draw(lstm(steps=3).loss, collapse="step").source,
                draw(elman(steps=12).loss, view="rolled").source,
-               draw(elman(steps=3).loss, view="tape", show=("op", "site", "scope")).source]
+               draw(elman(steps=3).loss, view="tape", show=("op", "site", "scope")).source,
+               draw(build("lstm", 12)[0]).source,
+               draw(build("gru", 4)[0], collapse="step", view="unrolled").source]
     for source in sources:
         labels = html_labels(source)
         assert labels
@@ -304,6 +306,8 @@ def test_a_box_feeding_every_step_is_joined_by_connector_labels_not_long_edges()
     assert not [e for e in edges(source) if e[0] == unbind.group(1) or e[1] == stack.group(1)]
     for k in range(4):                      # each step names its slice and where h goes
         assert f"<I>← unbind[{k}]</I>" in source
+    elided = draw(build("elman", 20)[0]).source
+    assert re.search(r"^\s*elided_\w+ \[label=<.*← unbind\[3\.\.16\].*→ stack", elided, re.M)
     assert source.count('<FONT POINT-SIZE="9"><I>→ stack</I>') == 4
     assert "data from / to a box outside the steps" in source
 
