@@ -73,9 +73,11 @@ def render(graph, opts):
     ranks = {}
     bussed = [p for p in terms_of if len(targets[p]) >= layout.BUS_MIN]
     hidden = [p for p in graph.params if p not in terms_of and len(targets[p]) > 1]
-    alone = {b.id for b in boxes if b.kind != "op"}      # boxes alone on their rank
-    buses = [layout.Bus(p.id, list(targets[p]), USE_COLOR, targets[p], _param_attrs(p), alone)
-             for p in bussed]
+    # A box alone on its rank (a collapsed step, an elision) has room for one bus tap on
+    # one side and one rail term on the other level with it; further ones go one rank off.
+    alone = {b.id for b in boxes if b.kind != "op"}
+    buses = [layout.Bus(p.id, list(targets[p]), USE_COLOR, targets[p], _param_attrs(p),
+                        alone if k == 0 else ()) for k, p in enumerate(bussed)]
     if buses:
         dot.comment("parameters used by several boxes: one tap per use")
     for bus in buses:
@@ -113,9 +115,9 @@ def render(graph, opts):
                 for member in clusters[key]:
                     _box_node(dot, member, box_norm[member], colour, opts, member is root_box,
                               notes.get(member, ()))
-    for p, terms in terms_of.items():
+    for k, (p, terms) in enumerate(terms_of.items()):
         dot.comment(f"gradient rail: {p.name}.grad as the sum of its per-step terms")
-        rails.draw_rail(dot, p, terms, scale, colour, ranks, root_box, alone)
+        rails.draw_rail(dot, p, terms, scale, colour, ranks, root_box, alone if k == 0 else ())
 
     dot.comment("data flow")
     for (tail, head), slots in edges.items():
