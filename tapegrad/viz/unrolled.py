@@ -1,25 +1,27 @@
 """The unrolled view: one cluster per time step, time running left to right.
 
-Each parameter is drawn once, with a use edge (or, for many uses, a bus of
-short taps) to every operation that reads it.  For each focused parameter a
-gradient rail runs above the steps: one node per time step holding that
-step's term of ``dL/dW``, chained with ``+`` into ``W.grad``.  Operations are
+Each parameter is drawn once.  A focused parameter (by default the recurrent
+weight) hangs on a bus with a tap to every use, and gets a gradient rail: one
+node per time step holding that step's term of ``dL/dW``, chained with ``+``
+into ``W.grad``.  Another parameter used once has an edge to its use; one
+shared across steps but not in focus is named by the boxes that use it.  The
+recurrent state runs on straight lanes (``layout.py``); a box that feeds or
+collects every step is joined to them by connector labels.  Operations are
 coloured by the norm of the gradient of their output, on one log scale.
 """
 from . import gradients, layout, rails
-from .rails import percent
 from .boxes import Box, assign, boundary_norm, op_summary, step_text
 from .colors import LogScale, fmt
 from .dot import Dot, Html
 from .graph import Leaf, OpNode, ident
 from .labels import (colour_bar, display_name, esc, heading, legend, loss_fact, op_label,
                      prose, shape_text, small)
+from .rails import percent
 from .steps import select, step_range
 from .style import EDGE_ATTRS, NODE_ATTRS, PARAM_FILL, RAIL_COLOR, USE_COLOR
 
 GRAPH_ATTRS = {"rankdir": "LR", "newrank": "true", "fontname": "Helvetica", "fontsize": "11",
-               "nodesep": "0.22", "ranksep": "0.3", "labelloc": "b", "labeljust": "l",
-               "compound": "true"}
+               "nodesep": "0.22", "ranksep": "0.3", "labelloc": "b", "labeljust": "l"}
 
 
 def uses_text(param):
@@ -96,42 +98,16 @@ def render(graph, opts):
     clusters = {}
     for b in boxes:
         clusters.setdefault(b.cluster, []).append(b)
-    multi_family = len({op.family for op in graph.ops if op.family is not None}) > 1
-    emitted = set()
-    for b in boxes:
-        if b.cluster is None or _is_whole_step(b, clusters, leaf_home):
-            _box_node(dot, b, box_norm[b], colour, opts, b is root_box, notes.get(b, ()))
-        elif b.cluster not in emitted:
-            emitted.add(b.cluster)
-            key = b.cluster
-            title = step_text(key) if not multi_family else (
-                "/".join(str(f) for f in key[:-1] + (key[-1].name,)) + f" · t = {key[-1].step}")
-            cid = "cluster_" + ident("/".join(str(f) for f in key))
-            with dot.subgraph(cid, label=title, style="rounded,dashed", color="gray55",
-                              fontsize="12", labeljust="c"):
-                for leaf, home in leaf_home.items():
-                    if home == key:
-                        _input_node(dot, leaf)
-                for member in clusters[key]:
-                    _box_node(dot, member, box_norm[member], colour, opts, member is root_box,
-                              notes.get(member, ()))
+
+    def draw_box(box):
+        _box_node(dot, box, box_norm[box], colour, opts, box is root_box, notes.get(box, ()))
+
+    _steps(dot, graph, boxes, clusters, leaf_home, draw_box)
     for k, (p, terms) in enumerate(terms_of.items()):
         dot.comment(f"gradient rail: {p.name}.grad as the sum of its per-step terms")
         rails.draw_rail(dot, p, terms, scale, colour, ranks, root_box, alone if k == 0 else ())
 
-    dot.comment("data flow")
-    for (tail, head), slots in edges.items():
-        if tail in fan_out or head in fan_in:
-            continue
-        attrs = {}
-        if isinstance(tail, Box) and tail.cluster and head.cluster:
-            attrs = {"weight": "8"}
-            if tail.cluster != head.cluster:
-                attrs["penwidth"] = "1.4"
-        if isinstance(tail, Box) and tail.kind == "op" and len(slots) == 1 and min(slots) >= 0:
-            attrs.update(taillabel=f"[{min(slots)}]", labelfontsize="8",
-                         labelfontcolor="gray35")
-        dot.edge(tail.id, head.id, **attrs)
+    _data_edges_drawn(dot, edges, fan_out, fan_in)
     layout.hold_fans(dot, fan_out, fan_in)
     for bus in buses:
         bus.edges(dot)
@@ -145,6 +121,46 @@ def render(graph, opts):
     for anchor, ids in ranks.items():
         dot.same_rank([anchor] + ids)
     return dot
+
+
+def _steps(dot, graph, boxes, clusters, leaf_home, draw_box):
+    """The boxes, each step's in a dashed cluster (``l0 · t = 3``) with its own inputs."""
+    multi_family = len({op.family for op in graph.ops if op.family is not None}) > 1
+    emitted = set()
+    for b in boxes:
+        if b.cluster is None or _is_whole_step(b, clusters, leaf_home):
+            draw_box(b)
+        elif b.cluster not in emitted:
+            emitted.add(b.cluster)
+            key = b.cluster
+            title = step_text(key) if not multi_family else (
+                "/".join(str(f) for f in key[:-1] + (key[-1].name,)) + f" · t = {key[-1].step}")
+            cid = "cluster_" + ident("/".join(str(f) for f in key))
+            with dot.subgraph(cid, label=title, style="rounded,dashed", color="gray55",
+                              fontsize="12", labeljust="c"):
+                for leaf, home in leaf_home.items():
+                    if home == key:
+                        _input_node(dot, leaf)
+                for member in clusters[key]:
+                    draw_box(member)
+
+
+def _data_edges_drawn(dot, edges, fan_out, fan_in):
+    """The data edges, except those a connector label replaces; a multi-output box's edge
+    names its output slot (``[2]``)."""
+    dot.comment("data flow")
+    for (tail, head), slots in edges.items():
+        if tail in fan_out or head in fan_in:
+            continue
+        attrs = {}
+        if isinstance(tail, Box) and tail.cluster and head.cluster:
+            attrs = {"weight": "8"}
+            if tail.cluster != head.cluster:
+                attrs["penwidth"] = "1.4"
+        if isinstance(tail, Box) and tail.kind == "op" and len(slots) == 1 and min(slots) >= 0:
+            attrs.update(taillabel=f"[{min(slots)}]", labelfontsize="8",
+                         labelfontcolor="gray35")
+        dot.edge(tail.id, head.id, **attrs)
 
 
 def _lane_to_root(dot, edges, fan_in, clusters, main, root_box):
