@@ -30,9 +30,14 @@ class AnomalyError(TapegradError, FloatingPointError):
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+#: Files inside the package that are written as user code: the example models
+#: the drawing command builds, whose lines are the ones worth showing.
+_USER_CODE_IN_PACKAGE = frozenset({os.path.join(_PACKAGE_DIR, "viz", "models.py")})
+
+
 def is_internal(filename):
     """True for frames inside the tapegrad package (skipped when finding the user's line)."""
-    return filename.startswith(_PACKAGE_DIR)
+    return filename.startswith(_PACKAGE_DIR) and filename not in _USER_CODE_IN_PACKAGE
 
 
 def user_frame(depth=1):
