@@ -178,8 +178,21 @@ def _split_ref(x, sizes, axis):
 
 @primitive(multi=True, sampler=_split_sampler, reference=_split_ref, saves=())
 def split_sizes(x, *, sizes, axis):
-    """Cut ``x`` along ``axis`` into pieces of the given ``sizes`` (a multi-output primitive)."""
-    return tuple(xp.split(x, numpy.cumsum(sizes)[:-1].tolist(), axis=axis))
+    """Cut ``x`` along ``axis`` into pieces of the given ``sizes`` (a multi-output primitive).
+
+    Plain slicing: views, and much cheaper per call than ``split``'s general path.
+    """
+    index = [slice(None)] * x.ndim
+    pieces = []
+    start = 0
+    for n in sizes:
+        index[axis] = slice(start, start + n)
+        pieces.append(x[tuple(index)])
+        start += n
+    if start != x.shape[axis]:
+        raise ValueError(f"the sizes {tuple(sizes)} add up to {start}, but dim {axis} of the "
+                         f"input has {x.shape[axis]} elements; they must add up exactly")
+    return tuple(pieces)
 
 
 @split_sizes.defvjp
