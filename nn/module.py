@@ -285,6 +285,21 @@ def _as_array(value):
     return numpy.asarray(value)
 
 
+def _view(cls, items):
+    """A container of ``cls`` holding ``items`` ((name, module) pairs) without adopting them.
+
+    A slice of a container is such a view: its modules keep the scope names
+    and parameter names they have in the container they belong to (assigning
+    them into the view would rename them, and the tape and the drawings of the
+    whole model would then show the slice's numbering).
+    """
+    view = cls.__new__(cls)
+    Module.__init__(view)
+    view._modules.update((str(name), m) for name, m in items)
+    object.__setattr__(view, "_in_parent", True)     # its parameter names are not its own
+    return view
+
+
 class Sequential(Module):
     """Modules applied one after another: ``Sequential(Linear(2, 8), Tanh(), Linear(8, 1))``."""
 
@@ -307,8 +322,8 @@ class Sequential(Module):
         return self
 
     def __getitem__(self, index):
-        if isinstance(index, slice):        # keeps the names, so parameter names stay put
-            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        if isinstance(index, slice):        # keeps the names, like PyTorch's
+            return _view(Sequential, list(self._modules.items())[index])
         return list(self._modules.values())[index]
 
     def __len__(self):
@@ -336,8 +351,8 @@ class ModuleList(Module):
 
     def __getitem__(self, index):
         items = list(self._modules.values())
-        if isinstance(index, slice):
-            return ModuleList(items[index])
+        if isinstance(index, slice):        # renumbered from 0, like PyTorch's
+            return _view(ModuleList, enumerate(items[index]))
         return items[index]
 
     def __setitem__(self, index, module):

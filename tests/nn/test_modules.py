@@ -85,6 +85,25 @@ def test_module_list_registers_and_keeps_order():
     assert layers[1] is replacement and list(layers._modules) == ["0", "1", "2", "3"]
 
 
+def test_slices_leave_the_names_and_scopes_of_the_original_alone():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+            self.seq = nn.Sequential(nn.Linear(2, 2), nn.Tanh())
+
+    net = Net()
+    tail, head = net.blocks[1:], net.seq[:1]
+    assert [n for n, _ in tail.named_parameters()] == ["0.weight", "0.bias"]   # PyTorch's keys
+    assert [n for n, _ in head.named_parameters()] == ["0.weight", "0.bias"]
+    assert net.blocks[1].weight.name == "blocks.1.weight"
+    assert net.seq[0].weight.name == "seq.0.weight"
+    with tg.Tape() as tape:
+        net.blocks[1](tg.randn(1, 2))
+    assert {r.scope_path for r in tape} == {"1"}
+    assert tail[0] is net.blocks[1] and list(tail) == [net.blocks[1]]
+
+
 def test_train_eval_propagate():
     m = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
     assert m.training and m[1].training
