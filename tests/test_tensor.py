@@ -281,6 +281,18 @@ def test_T_reverses_all_axes_and_is_differentiable(shape):
     numpy.testing.assert_array_equal(x.grad.numpy(), weights.T)
 
 
+@pytest.mark.parametrize("dims", [(-1, 0), (0, -1, 1), (-1, 0, 1)])
+def test_permute_with_negative_dims_sends_the_gradient_back_through_the_same_permutation(dims):
+    shape = (3, 3) if len(dims) == 2 else (2, 3, 4)
+    x = leaf(numpy.arange(numpy.prod(shape), dtype=F64).reshape(shape))
+    y = x.permute(*dims)
+    numpy.testing.assert_array_equal(y.numpy(), x.numpy().transpose(dims))
+    weights = numpy.arange(y.numel(), dtype=F64).reshape(y.shape)
+    (y * weights).sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), weights.transpose(numpy.argsort(
+        [d % len(shape) for d in dims])))
+
+
 def test_grad_requires_grad_and_is_leaf():
     x = leaf([1.0, 2.0])
     c = tg.tensor([3.0, 4.0])

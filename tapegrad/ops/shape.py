@@ -42,7 +42,9 @@ def _(g, out, x, shape):
 # ------------------------------------------------------------------ permute
 def _permute_sampler(draw, s, dtype):
     x = draw(s.array(dtype))
-    return (x,), {"axes": tuple(draw(s.st.permutations(range(x.ndim))))}
+    axes = draw(s.st.permutations(range(x.ndim)))
+    negative = draw(s.st.lists(s.st.booleans(), min_size=x.ndim, max_size=x.ndim))
+    return (x,), {"axes": tuple(a - x.ndim if neg else a for a, neg in zip(axes, negative))}
 
 
 @primitive(sampler=_permute_sampler, reference=numpy.transpose, saves=())
@@ -53,7 +55,7 @@ def permute(x, *, axes):
 
 @permute.defvjp
 def _(g, out, x, axes):
-    return permute(g, axes=tuple(numpy.argsort(axes)))
+    return permute(g, axes=tuple(int(i) for i in numpy.argsort([a % x.ndim for a in axes])))
 
 
 # ------------------------------------------------------------- broadcast_to
