@@ -13,7 +13,7 @@ import numpy
 import tapegrad
 from tapegrad.errors import TapegradError
 
-from .parameter import Parameter, change_dtype
+from .parameter import Parameter, change_dtype, clear_grads
 
 #: What ``load_state_dict`` returns (the keys it skipped, with ``strict=False``).
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -191,10 +191,9 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self):
-        """Forget accumulated gradients: every parameter's ``.grad`` becomes None."""
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none=True):
+        """Forget accumulated gradients: ``.grad = None`` (or zeros, ``set_to_none=False``)."""
+        clear_grads(self.parameters(), set_to_none)
 
     def to(self, dtype):
         """Cast every parameter (and its gradient) to the floating ``dtype``, in place."""

@@ -44,6 +44,19 @@ def change_dtype(param, dtype):
     param.grad = None if grad is None else tapegrad.tensor(grad.data, dtype=dtype)
 
 
+def clear_grads(params, set_to_none=True):
+    """Forget the gradients of ``params``: ``.grad = None``, or zeros with ``set_to_none=False``.
+
+    What ``Module.zero_grad`` and ``Optimizer.zero_grad`` do (PyTorch's
+    argument and default).
+    """
+    for p in params:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        else:
+            p.grad = tapegrad.zeros_like(p.grad)
+
+
 def zero_parameter(shape, dtype=None):
     """A zero-filled parameter of ``shape`` (default dtype: tapegrad's), to be initialised."""
     dtype = tapegrad.get_default_dtype() if dtype is None else numpy.dtype(dtype)

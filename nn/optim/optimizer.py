@@ -14,6 +14,8 @@ import numpy
 import tapegrad
 from tapegrad.errors import TapegradError
 
+from ..parameter import clear_grads
+
 
 class OptimizerError(TapegradError, ValueError):
     """Invalid hyperparameters, parameters or optimizer state."""
@@ -75,12 +77,7 @@ class Optimizer:
     # ---------------------------------------------------------------- steps
     def zero_grad(self, set_to_none=True):
         """Forget the gradients: ``.grad = None`` (or zeros with ``set_to_none=False``)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                else:
-                    p.grad = tapegrad.zeros_like(p.grad)
+        clear_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if given.

@@ -307,6 +307,15 @@ def test_parameters_without_grad_are_skipped_and_get_no_state():
     assert b.item() == 2.0 and b not in opt.state and a in opt.state
 
 
+def test_sgd_default_learning_rate_is_pytorchs():
+    a = tg.tensor([1.0], dtype=tg.float64, requires_grad=True)
+    (a * 2.0).sum().backward()
+    opt = SGD([a])
+    assert opt.defaults["lr"] == 1e-3                      # torch.optim.SGD's since 2.x
+    opt.step()
+    assert a.item() == 1.0 - 2e-3
+
+
 def test_zero_grad_sets_none_or_zeros():
     a = tg.tensor([1.0, 2.0], requires_grad=True)
     opt = SGD([a], lr=0.1)
