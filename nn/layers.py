@@ -104,24 +104,27 @@ class Dropout(Module):
 
 
 class LayerNorm(Module):
-    """Normalise over the trailing ``normalized_shape`` dims, then scale (init 1) and shift."""
+    """Normalise over the trailing ``normalized_shape`` dims, then scale (init 1) and shift.
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=None):
+    ``elementwise_affine=False``: neither; ``bias=False``: scale only (PyTorch's arguments).
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 dtype=None):
         super().__init__()
         self.normalized_shape = F._as_shape(normalized_shape)
         self.eps = eps
-        if elementwise_affine:
-            self.weight = init.ones_(zero_parameter(self.normalized_shape, dtype))
-            self.bias = zero_parameter(self.normalized_shape, dtype)
-        else:
-            self.weight = self.bias = None
+        affine = bool(elementwise_affine)
+        self.weight = init.ones_(zero_parameter(self.normalized_shape, dtype)) if affine else None
+        self.bias = zero_parameter(self.normalized_shape, dtype) if affine and bias else None
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.weight is not None}")
+                f"elementwise_affine={self.weight is not None}"
+                + (", bias=False" if self.weight is not None and self.bias is None else ""))
 
 
 class Conv1d(Module):

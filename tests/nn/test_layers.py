@@ -182,6 +182,14 @@ def test_layer_norm_over_two_dims_without_affine(randn):
     tg.gradcheck(ln, (x,))
 
 
+def test_layer_norm_without_bias_scales_only(randn):
+    ln = nn.LayerNorm(4, bias=False, dtype=F64)
+    assert [n for n, _ in ln.named_parameters()] == ["weight"] and ln.bias is None
+    assert repr(ln) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=False)"
+    x = randn(2, 4, requires_grad=True)
+    tg.gradcheck(ln, (x,))
+
+
 def test_layer_norm_wrong_shape():
     with pytest.raises(tg.OpError, match=r"does not end in the normalized shape \(5,\)"):
         nn.LayerNorm(5)(tg.zeros(2, 4))

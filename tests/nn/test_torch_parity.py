@@ -160,6 +160,8 @@ def test_feed_forward_layers_match_torch(rng):
     pairs = [
         (nn.Linear(7, 4, dtype=F64), torch.nn.Linear(7, 4, dtype=torch.float64), None),
         (nn.LayerNorm(7, dtype=F64), torch.nn.LayerNorm(7, dtype=torch.float64), None),
+        (nn.LayerNorm(7, bias=False, dtype=F64),
+         torch.nn.LayerNorm(7, bias=False, dtype=torch.float64), None),
         (nn.Conv1d(3, 2, 3, dilation=2, causal=False, dtype=F64),
          torch.nn.Conv1d(3, 2, 3, dilation=2, dtype=torch.float64), None),
         # causal: torch pads both sides, so keep the first T outputs
