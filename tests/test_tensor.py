@@ -405,6 +405,22 @@ def test_reflected_operators_with_numbers_and_arrays(op, other):
     numpy.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("number", [2.0, 2])
+@pytest.mark.parametrize("op, partial", [
+    (operator.add, lambda c, x: numpy.ones_like(x)),
+    (operator.sub, lambda c, x: -numpy.ones_like(x)),
+    (operator.mul, lambda c, x: numpy.full_like(x, c)),
+    (operator.truediv, lambda c, x: -c / x ** 2),
+    (operator.pow, lambda c, x: c ** x * numpy.log(c)),
+], ids=["add", "sub", "mul", "truediv", "pow"])
+def test_a_python_number_on_the_left_keeps_a_float32_gradient_float32(op, partial, number):
+    xv = numpy.array([0.5, 1.5, 2.0])
+    x = leaf(xv, numpy.float32)
+    op(number, x).sum().backward()
+    assert x.grad.dtype == numpy.float32
+    numpy.testing.assert_allclose(x.grad.numpy(), partial(float(number), xv), rtol=1e-6)
+
+
 def test_matmul_operator_and_unary_minus():
     a = leaf([[1.0, 2.0], [3.0, 4.0]])
     v = leaf([1.0, -1.0])

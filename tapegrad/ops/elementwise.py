@@ -90,7 +90,10 @@ def _(g, out, x, y, needs):
     gy = None
     if needs[1]:
         positive = x > 0
-        gy = where(positive, g * out * log(where(positive, x, 1.0)), 0.0)
+        log_x = log(where(positive, x, 1.0))
+        if log_x.dtype != out.dtype:    # a Python-number base gives a float64 0-d array
+            log_x = cast(log_x, dtype=out.dtype)
+        gy = where(positive, g * out * log_x, 0.0)
     return gx, gy
 
 
