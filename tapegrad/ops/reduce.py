@@ -1,8 +1,9 @@
 """Reductions: sum, amax, amin, logsumexp (primitives) and mean, max, min, softmax (composed).
 
-Primitives take canonical parameters: ``axis`` a sorted tuple of non-negative
-ints (or None for all) and ``keepdims`` a bool.  The public functions accept
-PyTorch's ``dim``/``keepdim`` (or NumPy's ``axis``/``keepdims``) and normalise.
+The primitives take NumPy's parameters: ``axis`` None (all), an int or a tuple
+of ints (negatives allowed) and ``keepdims`` a bool.  The public functions
+accept PyTorch's ``dim``/``keepdim`` (or NumPy's ``axis``/``keepdims``), check
+them with an error that names the operand, and pass them on normalised.
 """
 from collections import namedtuple
 
@@ -20,15 +21,17 @@ def _reduce_sampler(domain=None):
         x = draw(s.array(dtype, domain=domain, min_dims=0))
         axis = draw(s.axes(x.ndim))
         keepdims = draw(s.st.booleans())
-        return (x,), {"axis": normalize_axes(axis, x.ndim, "test"), "keepdims": keepdims}
+        return (x,), {"axis": axis, "keepdims": keepdims}
     return sampler
 
 
 def _kept_shape(shape, axis):
-    """Shape of a keepdims reduction of ``shape`` over ``axis``."""
+    """Shape of a keepdims reduction of ``shape`` over ``axis`` (None, an int or a tuple)."""
+    ndim = len(shape)
     if axis is None:
-        return (1,) * len(shape)
-    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+        return (1,) * ndim
+    axes = {a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 def _expand(g, x_shape, axis, keepdims):
@@ -87,8 +90,7 @@ def reduce_logsumexp(x, axis=None, keepdims=False):
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
     s = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
-    return s if keepdims else xp.reshape(s, xp.sum(x, axis=axis).shape if axis is not None
-                                         else ())
+    return s if keepdims else xp.squeeze(s, axis=axis)
 
 
 @reduce_logsumexp.defvjp
