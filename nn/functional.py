@@ -3,7 +3,9 @@
 Nothing here has a hand-written backward: every function is a few tapegrad
 operations, so the tape shows exactly what a loss or a layer is made of.
 Losses are computed stably (``log_softmax``, ``softplus``; never
-``log(softmax(x))`` or ``log(sigmoid(x))``).
+``log(softmax(x))`` or ``log(sigmoid(x))``).  Arguments that sit at another
+position in PyTorch (after its deprecated ``size_average``/``reduce``, or
+its ``stride``) are keyword-only, so a PyTorch-style call cannot misbind them.
 """
 import numpy
 
@@ -23,7 +25,7 @@ def linear(input, weight, bias=None):
     return y if bias is None else y + bias
 
 
-def dropout(input, p=0.5, training=True, generator=None):
+def dropout(input, p=0.5, training=True, *, generator=None):
     """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p).
 
     The identity when ``training`` is False or ``p`` is 0.  The mask is drawn
@@ -59,7 +61,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return y
 
 
-def conv1d(input, weight, bias=None, padding=0, dilation=1):
+def conv1d(input, weight, bias=None, *, padding=0, dilation=1):
     """1-d convolution (cross-correlation, like PyTorch) over input (batch, channels, time).
 
     ``weight`` is (out_channels, in_channels, kernel_size).  ``padding`` is
@@ -108,7 +110,7 @@ def one_hot(tensor, num_classes=-1):
 
 
 # ------------------------------------------------------------------ losses
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input, target, *, reduction="mean"):
     """Mean (or summed, or per-element) squared error; shapes must match exactly.
 
     Unlike PyTorch, which only warns, a target whose shape differs from the
@@ -124,7 +126,7 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(diff * diff, reduction)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """Cross-entropy of logits ``input`` against integer class indices ``target``.
 
     Shapes as in PyTorch: input (N, C) with target (N,); input (N, C, d1, ...)
@@ -138,7 +140,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return _nll(input, target, weight, ignore_index, reduction, "cross_entropy", logits=True)
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (e.g. from ``log_softmax``).
 
     Same shapes, ``weight``, ``ignore_index`` and ``reduction`` as :func:`cross_entropy`.
@@ -146,7 +148,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _nll(input, target, weight, ignore_index, reduction, "nll_loss", logits=False)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
+def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean",
                                      pos_weight=None):
     """Binary cross-entropy of logits ``input`` against targets in [0, 1] (same shape).
 

@@ -3,6 +3,8 @@
 Each layer holds its parameters and calls :mod:`nn.functional`; the shapes,
 parameter names and default initialisations are PyTorch's.  Layers take an
 optional ``dtype`` for their parameters (default: tapegrad's default dtype).
+Arguments that PyTorch does not have, or has at another position, are
+keyword-only, so a call written for PyTorch never binds them by position.
 """
 import math
 
@@ -24,7 +26,7 @@ class Linear(Module):
     U(-1/sqrt(in_features), 1/sqrt(in_features)), and bias from the same range.
     """
 
-    def __init__(self, in_features, out_features, bias=True, dtype=None):
+    def __init__(self, in_features, out_features, bias=True, *, dtype=None):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -59,7 +61,7 @@ class Embedding(Module):
     sum of its gradients.
     """
 
-    def __init__(self, num_embeddings, embedding_dim, dtype=None):
+    def __init__(self, num_embeddings, embedding_dim, *, dtype=None):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
@@ -89,7 +91,7 @@ class Dropout(Module):
     by default they come from tapegrad's seeded global generator.
     """
 
-    def __init__(self, p=0.5, generator=None):
+    def __init__(self, p=0.5, *, generator=None):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise OpError(f"Dropout: p must be a probability in [0, 1], got {p}.")
@@ -97,7 +99,7 @@ class Dropout(Module):
         self.generator = generator
 
     def forward(self, input):
-        return F.dropout(input, self.p, self.training, self.generator)
+        return F.dropout(input, self.p, self.training, generator=self.generator)
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -109,7 +111,7 @@ class LayerNorm(Module):
     ``elementwise_affine=False``: neither; ``bias=False``: scale only (PyTorch's arguments).
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, *,
                  dtype=None):
         super().__init__()
         self.normalized_shape = F._as_shape(normalized_shape)
@@ -140,7 +142,7 @@ class Conv1d(Module):
     in_channels * kernel_size.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, dilation=1, causal=True,
+    def __init__(self, in_channels, out_channels, kernel_size, *, dilation=1, causal=True,
                  bias=True, dtype=None):
         super().__init__()
         self.in_channels = in_channels

@@ -1,14 +1,15 @@
 """Loss modules: thin wrappers over :mod:`nn.functional` that hold the options.
 
 ``reduction`` is 'mean' (default), 'sum' or 'none' (one loss per element or
-position), as in PyTorch.
+position), as in PyTorch; it and the other options after ``weight`` are
+keyword-only (PyTorch has its deprecated ``size_average``/``reduce`` there).
 """
 from . import functional as F
 from .module import Module
 
 
 class _Loss(Module):
-    def __init__(self, reduction="mean"):
+    def __init__(self, *, reduction="mean"):
         super().__init__()
         F._check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
@@ -21,7 +22,7 @@ class MSELoss(_Loss):
     """Squared error ``(input - target)^2``; input and target of the same shape."""
 
     def forward(self, input, target):
-        return F.mse_loss(input, target, self.reduction)
+        return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class CrossEntropyLoss(_Loss):
@@ -32,20 +33,22 @@ class CrossEntropyLoss(_Loss):
     constant: it gets no gradient).  See :func:`nn.functional.cross_entropy`.
     """
 
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction=reduction)
         self.weight = weight
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction)
 
 
 class NLLLoss(CrossEntropyLoss):
     """Negative log-likelihood of log-probabilities (pair it with ``LogSoftmax``)."""
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -55,11 +58,12 @@ class BCEWithLogitsLoss(_Loss):
     class); both are constants (no gradient).
     """
 
-    def __init__(self, weight=None, reduction="mean", pos_weight=None):
-        super().__init__(reduction)
+    def __init__(self, weight=None, *, reduction="mean", pos_weight=None):
+        super().__init__(reduction=reduction)
         self.weight = weight
         self.pos_weight = pos_weight
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
-                                                  self.pos_weight)
+        return F.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

@@ -116,8 +116,11 @@ class Module:
                                   f"subclasses of nn.Module must.")
 
     # -------------------------------------------------------------- traversal
-    def named_modules(self, prefix=""):
-        """(path, module) for this module and every submodule, each once, depth first."""
+    def named_modules(self, *, prefix=""):
+        """(path, module) for this module and every submodule, each once, depth first.
+
+        ``prefix`` is keyword-only: PyTorch's first argument here is ``memo``.
+        """
         seen = set()
         stack = [(prefix, self)]
         while stack:
@@ -150,7 +153,7 @@ class Module:
         ``.name`` to its dotted path.
         """
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         pairs = []
         for path, module in modules:
             for name, p in module._parameters.items():

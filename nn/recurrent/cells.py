@@ -77,7 +77,7 @@ class _Cell(Module):
 
     gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
+    def __init__(self, input_size, hidden_size, bias=True, *, dtype=None):
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -122,10 +122,10 @@ class _Cell(Module):
 class RNNCell(_Cell):
     """Elman cell: ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``, act tanh or relu."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=None):
         self.nonlinearity = nonlinearity
         self._act = check_nonlinearity(nonlinearity, "RNNCell")
-        super().__init__(input_size, hidden_size, bias, dtype)
+        super().__init__(input_size, hidden_size, bias, dtype=dtype)
 
     def forward(self, input, hx=None):
         x, batched = self._input(input)
@@ -150,9 +150,9 @@ class LSTMCell(_Cell):
 
     gates = 4
 
-    def __init__(self, input_size, hidden_size, bias=True, forget_bias=None, dtype=None):
+    def __init__(self, input_size, hidden_size, bias=True, *, forget_bias=None, dtype=None):
         self.forget_bias = forget_bias
-        super().__init__(input_size, hidden_size, bias, dtype)
+        super().__init__(input_size, hidden_size, bias, dtype=dtype)
 
     def reset_parameters(self):
         super().reset_parameters()
@@ -202,7 +202,7 @@ class JordanCell(Module):
     step (None means zeros), ``h`` the hidden activations.
     """
 
-    def __init__(self, input_size, hidden_size, output_size, bias=True, nonlinearity="tanh",
+    def __init__(self, input_size, hidden_size, output_size, bias=True, nonlinearity="tanh", *,
                  dtype=None):
         super().__init__()
         self.input_size = input_size

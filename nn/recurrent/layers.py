@@ -3,8 +3,10 @@
 PyTorch's constructor arguments, parameter names (``weight_ih_l0``,
 ``bias_hh_l1_reverse`` ...), shapes, gate order, default initialisation and
 return values.  Additions: ``lengths=`` for padded batches of different
-lengths (instead of packed sequences), ``generator=`` for reproducible
-dropout masks, ``forget_bias=`` on LSTM, ``dtype=``.
+lengths (instead of packed sequences), and the keyword-only ``generator=``
+for reproducible dropout masks, ``forget_bias=`` on LSTM and ``dtype=``
+(keyword-only so that PyTorch's positional ``proj_size``/``device`` can
+never bind to them).
 
 The time loop is plain Python over tapegrad operations, so backpropagation
 through time is the tape's reverse sweep.  For speed, the input projection
@@ -35,7 +37,7 @@ class _RNNBase(Module):
     zero_state_needed = False  # GRU: its step needs an actual zero state
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, generator=None, dtype=None):
+                 dropout=0.0, bidirectional=False, *, generator=None, dtype=None):
         super().__init__()
         if not 0.0 <= dropout <= 1.0:
             raise OpError(f"{type(self).__name__}: dropout must be a probability in [0, 1], "
@@ -93,7 +95,7 @@ class _RNNBase(Module):
                 finals.append(final)
             x = outs[0] if len(outs) == 1 else tapegrad.cat(outs, dim=2)
             if k < self.num_layers - 1 and self.dropout:
-                x = F.dropout(x, self.dropout, self.training, self.generator)
+                x = F.dropout(x, self.dropout, self.training, generator=self.generator)
         if masks is not None:
             x = where(masks[1], x, 0.0)
         if self.batch_first and batched:
@@ -217,12 +219,12 @@ class RNN(_RNNBase):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, generator=None,
+                 batch_first=False, dropout=0.0, bidirectional=False, *, generator=None,
                  dtype=None):
         self.nonlinearity = nonlinearity
         self._act = check_nonlinearity(nonlinearity, "RNN")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, generator, dtype)
+                         bidirectional, generator=generator, dtype=dtype)
 
     def _step(self, xp, h, w_hh_t, b_hh):
         return rnn_step(xp, h, w_hh_t, self._act)
@@ -244,11 +246,11 @@ class LSTM(_RNNBase):
     has_cell_state = True
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, forget_bias=None, generator=None,
+                 dropout=0.0, bidirectional=False, *, forget_bias=None, generator=None,
                  dtype=None):
         self.forget_bias = forget_bias
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, generator, dtype)
+                         bidirectional, generator=generator, dtype=dtype)
 
     def reset_parameters(self):
         super().reset_parameters()

@@ -171,8 +171,9 @@ def test_mse(reduction, rng):
     b = tg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
     sq = (a.numpy() - b.numpy()) ** 2
     expected = {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction]
-    numpy.testing.assert_allclose(nn.MSELoss(reduction)(a, b).numpy(), expected, rtol=1e-12)
-    tg.gradcheck(lambda x, y: F.mse_loss(x, y, reduction), (a, b))
+    numpy.testing.assert_allclose(nn.MSELoss(reduction=reduction)(a, b).numpy(), expected,
+                                  rtol=1e-12)
+    tg.gradcheck(lambda x, y: F.mse_loss(x, y, reduction=reduction), (a, b))
 
 
 def test_mse_refuses_broadcasting_shapes():

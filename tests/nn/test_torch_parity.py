@@ -264,12 +264,12 @@ def test_cross_entropy_and_nll_match_torch(shape, reduction, rng):
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_mse_and_bce_match_torch(reduction, rng):
     a, b = rng.standard_normal((4, 3)) * 4, rng.uniform(0, 1, (4, 3))
-    _loss_parity(lambda x, y: nn.MSELoss(reduction)(x, y),
+    _loss_parity(lambda x, y: nn.MSELoss(reduction=reduction)(x, y),
                  lambda x, y: torch.nn.MSELoss(reduction=reduction)(x, y), [a, b])
     _loss_parity(lambda x, y: nn.BCEWithLogitsLoss(reduction=reduction)(x, y),
                  lambda x, y: torch.nn.BCEWithLogitsLoss(reduction=reduction)(x, y), [a, b])
     w, pos = rng.uniform(0, 2, (4, 1)), rng.uniform(0.5, 3, 3)
-    _loss_parity(lambda x, y: nn.BCEWithLogitsLoss(w, reduction, pos)(x, y),
+    _loss_parity(lambda x, y: nn.BCEWithLogitsLoss(w, reduction=reduction, pos_weight=pos)(x, y),
                  lambda x, y: torch.nn.BCEWithLogitsLoss(torch.from_numpy(w), reduction=reduction,
                                                          pos_weight=torch.from_numpy(pos))(x, y),
                  [a, b])
