@@ -198,15 +198,16 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
 def _signature(forward):
     """(number of inputs, names of static parameters) of a forward.
 
-    Inputs are the positional parameters without defaults (or ``*args``: then
-    None); parameters with defaults and keyword-only ones are static.
+    Inputs are the positional parameters without defaults, positional-only
+    ones included (or ``*args``: then None); parameters with defaults and
+    keyword-only ones are static.
     """
     n_inputs = 0
     static = []
     for p in inspect.signature(forward).parameters.values():
         if p.kind is p.VAR_POSITIONAL:
             n_inputs = None
-        elif p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty and not static:
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
             if n_inputs is not None:
                 n_inputs += 1
         elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):

@@ -151,6 +151,29 @@ def test_static_parameters_reach_forward_and_vjp():
     numpy.testing.assert_array_equal(by_position.numpy(), [5.0, 5.0])
 
 
+def test_positional_only_parameters_of_the_forward_are_inputs():
+    @tg.primitive
+    def weighted(x, w, /, power=1):
+        return x * w ** power
+
+    @weighted.defvjp
+    def _(g, out, x, w, power=1):
+        return g * w ** power, g * power * x * w ** (power - 1)
+
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    gx, gw = tg.grad(weighted(x, w, 2).sum(), [x, w])
+    numpy.testing.assert_array_equal(gx.numpy(), [9.0, 16.0])
+    numpy.testing.assert_array_equal(gw.numpy(), [6.0, 16.0])
+
+
+def test_a_numpy_ufunc_can_be_the_forward():
+    np_sin = tg.primitive(numpy.sin, name="np_sin_of_test_user_primitive")
+    np_sin.defvjp(lambda g, out, x: g * tg.cos(x))
+    x = leaf([0.5, 1.0])
+    (gx,) = tg.grad(np_sin(x).sum(), x)
+    numpy.testing.assert_allclose(gx.numpy(), numpy.cos([0.5, 1.0]), rtol=1e-15)
+
+
 # --- a wrong vjp is reported as a bug in that primitive ---------------------------------------
 def make_primitive(name, vjp):
     """A primitive called ``name``: the product of its inputs, with the given vjp."""
