@@ -225,18 +225,22 @@ class Softplus(Module):
         return f"beta={self.beta}"
 
 
-class Softmax(Module):
+class _AlongDim(Module):
+    """An activation over one dimension (default the last; see docs/nn.md)."""
+
     def __init__(self, dim=-1):
         super().__init__()
         self.dim = dim
-
-    def forward(self, input):
-        return tapegrad.softmax(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Softmax):
+class Softmax(_AlongDim):
+    def forward(self, input):
+        return tapegrad.softmax(input, self.dim)
+
+
+class LogSoftmax(_AlongDim):
     def forward(self, input):
         return tapegrad.log_softmax(input, self.dim)

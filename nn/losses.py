@@ -25,7 +25,16 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
-class CrossEntropyLoss(_Loss):
+class _ClassLoss(_Loss):
+    """A loss over class indices: ``weight`` (C,) per class and ``ignore_index``."""
+
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.weight = weight
+        self.ignore_index = ignore_index
+
+
+class CrossEntropyLoss(_ClassLoss):
     """Cross-entropy of logits (N, C) or (N, C, d1, ...) against class indices.
 
     ``ignore_index`` (default -100) marks positions to skip (padding); 'mean'
@@ -33,17 +42,12 @@ class CrossEntropyLoss(_Loss):
     constant: it gets no gradient).  See :func:`nn.functional.cross_entropy`.
     """
 
-    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
-        super().__init__(reduction=reduction)
-        self.weight = weight
-        self.ignore_index = ignore_index
-
     def forward(self, input, target):
         return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction)
 
 
-class NLLLoss(CrossEntropyLoss):
+class NLLLoss(_ClassLoss):
     """Negative log-likelihood of log-probabilities (pair it with ``LogSoftmax``)."""
 
     def forward(self, input, target):

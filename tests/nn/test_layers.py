@@ -143,6 +143,11 @@ def test_dropout_bad_probability():
 
 
 # ------------------------------------------------------------- activations
+def test_log_softmax_is_not_a_kind_of_softmax():
+    assert not isinstance(nn.LogSoftmax(), nn.Softmax)
+    assert repr(nn.LogSoftmax(dim=0)) == "LogSoftmax(dim=0)"
+
+
 @pytest.mark.parametrize("module, reference", [
     (nn.Tanh(), numpy.tanh),
     (nn.Sigmoid(), lambda x: 1 / (1 + numpy.exp(-x))),

@@ -144,6 +144,12 @@ def test_nll_loss_with_log_softmax_equals_cross_entropy(reduction, rng):
     tg.gradcheck(lambda z: F.nll_loss(z, target, reduction=reduction), (logits,))
 
 
+def test_nll_loss_is_not_a_kind_of_cross_entropy_loss():
+    # a criterion dispatching on isinstance must not feed log-probabilities to a softmax
+    assert not isinstance(nn.NLLLoss(), nn.CrossEntropyLoss)
+    assert repr(nn.NLLLoss(ignore_index=0)) == "NLLLoss(reduction='mean')"
+
+
 @pytest.mark.parametrize("target, match", [
     (numpy.array([0, 4, 1]), r"cross_entropy: target holds class index 4.*4 classes.*0\.\.3"),
     (numpy.array([0, -1, 1]), "class index -1"),
