@@ -77,6 +77,7 @@ def conv1d(input, weight, bias=None, *, padding=0, dilation=1):
                       f"channels) input use x.transpose(1, 2).")
     left, right = (padding, padding) if isinstance(padding, int) else padding
     out_ch, in_ch, k = weight.shape
+    check_conv1d(k, dilation, (left, right), "conv1d")
     batch, _, steps = input.shape
     span = (k - 1) * dilation
     if left or right:
@@ -94,6 +95,14 @@ def conv1d(input, weight, bias=None, *, padding=0, dilation=1):
         cols = tapegrad.stack(taps, dim=2).reshape(batch, in_ch * k, t_out)
     y = weight.reshape(out_ch, in_ch * k) @ cols
     return y if bias is None else y + bias.reshape(out_ch, 1)
+
+
+def check_conv1d(kernel_size, dilation, padding, who):
+    """Raise naming ``who`` unless kernel_size, dilation >= 1 and both paddings are >= 0."""
+    if kernel_size < 1 or dilation < 1 or min(padding) < 0:
+        raise OpError(f"{who}: kernel_size {kernel_size} and dilation {dilation} must be at "
+                      f"least 1 and the padding {tuple(padding)} at least 0. Fix: a "
+                      f"dilation of 1 is a plain convolution; padding=0 pads nothing.")
 
 
 def one_hot(tensor, num_classes=-1):

@@ -145,6 +145,7 @@ class Conv1d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, *, dilation=1, causal=True,
                  bias=True, dtype=None):
         super().__init__()
+        F.check_conv1d(kernel_size, dilation, (0, 0), "Conv1d")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size

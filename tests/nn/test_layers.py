@@ -245,6 +245,17 @@ def test_conv1d_errors():
         nn.Conv1d(1, 1, 3, dilation=2, causal=False)(tg.zeros(1, 1, 4))
 
 
+@pytest.mark.parametrize("call, who", [
+    (lambda: F.conv1d(tg.ones(1, 1, 4), tg.ones(1, 1, 3), dilation=0), "conv1d"),  # was: sums
+    (lambda: F.conv1d(tg.ones(1, 1, 4), tg.ones(1, 1, 3), padding=(-1, 0)), "conv1d"),
+    (lambda: nn.Conv1d(1, 1, 0), "Conv1d"),
+    (lambda: nn.Conv1d(1, 1, 2, dilation=0), "Conv1d"),
+])
+def test_conv1d_refuses_a_dilation_kernel_or_padding_out_of_range(call, who):
+    with pytest.raises(tg.OpError, match=who + r": kernel_size \d+ and dilation \d+ must be"):
+        call()
+
+
 # -------------------------------------------------------------------- init
 def _tensor(*shape):
     return nn.Parameter(numpy.zeros(shape))
