@@ -33,12 +33,7 @@ def backward(tensor, gradient=None, retain_graph=False, keep_contributions=False
                        create_graph=False, ledger=ledger)
     for leaf, g in sweep.leaf_grads.items():
         ledger.publish(leaf, leaf.grad is None)
-        if leaf.grad is None:
-            g = _private(g, leaf in sweep.leaf_owned)
-        else:
-            g = xp.asarray(leaf.grad._data + g)     # a new array (0-d sums give scalars)
-        g.flags.writeable = False
-        leaf.grad = Tensor._make(g, None, -1)
+        _accumulate(leaf, g, leaf in sweep.leaf_owned)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -96,6 +91,16 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             g.flags.writeable = False
             results.append(Tensor._make(g, None, -1))
     return tuple(results)
+
+
+def _accumulate(t, g, owned):
+    """Add ``g`` into ``t.grad`` (or set it): a new read-only array, never one a vjp returned."""
+    if t.grad is None:
+        g = _private(g, owned)
+    else:
+        g = xp.asarray(t.grad._data + g)     # a new array (0-d sums give scalars)
+    g.flags.writeable = False
+    t.grad = Tensor._make(g, None, -1)
 
 
 def _private(g, owned):
@@ -417,16 +422,7 @@ def _retain(entries, g):
         if t is None:
             continue
         gi = g[slot] if type(g) is tuple else g
-        if type(gi) in TENSOR_TYPES:
-            gi = gi._data
-        gi = xp.array(gi, copy=True)
-        gi.flags.writeable = False
-        if t.grad is None:
-            t.grad = Tensor._make(gi, None, -1)
-        else:
-            total = t.grad._data + gi
-            total.flags.writeable = False
-            t.grad = Tensor._make(total, None, -1)
+        _accumulate(t, gi._data if type(gi) in TENSOR_TYPES else gi, False)
 
 
 def _check_finite_backward(c, rec, i):

@@ -177,6 +177,16 @@ def test_retained_intermediate_grad_accumulates_like_a_leafs():
     numpy.testing.assert_array_equal(h.grad.numpy(), 4 * h.numpy())
 
 
+def test_a_retained_0d_grad_accumulates_too():
+    x = leaf([1.0, 2.0])
+    y = (x * 3.0).sum()
+    y.retain_grad()
+    (y * 2.0).backward(retain_graph=True)
+    (y * 2.0).backward()
+    assert y.grad.shape == () and y.grad.item() == 4.0
+    assert not y.grad.numpy().flags.writeable
+
+
 def test_grad_is_a_read_only_leaf_tensor():
     x = leaf([1.0, 2.0])
     (x * x).sum().backward()
