@@ -32,8 +32,7 @@ def dropout(input, p=0.5, training=True, *, generator=None):
     from ``generator`` (a ``numpy.random.Generator``; default: tapegrad's
     seeded global generator), so a seeded generator reproduces it.
     """
-    if not 0.0 <= p <= 1.0:
-        raise OpError(f"dropout: p must be a probability in [0, 1], got {p}.")
+    check_probability(p, "dropout")
     if not training or p == 0.0:
         return input
     if p == 1.0:
@@ -41,6 +40,13 @@ def dropout(input, p=0.5, training=True, *, generator=None):
     gen = generator if generator is not None else tapegrad.default_generator()
     keep = gen.random(input.shape) >= p
     return input * (keep.astype(input.dtype) / input.dtype.type(1.0 - p))
+
+
+def check_probability(p, who, name="p"):
+    """Raise naming ``who`` unless the dropout probability ``p`` lies in [0, 1]."""
+    if not 0.0 <= p <= 1.0:
+        raise OpError(f"{who}: {name} must be a probability in [0, 1], got {p}. Fix: {name} is "
+                      f"the fraction of values zeroed, e.g. 0.1.")
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -19,6 +19,16 @@ from .module import Module
 from .parameter import zero_parameter
 
 
+def _default_init(weight, bias):
+    """PyTorch's default for Linear and Conv1d: the weight by ``kaiming_uniform_(a=sqrt(5))``,
+    i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias (if any) from the same range."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in = weight.numel() // weight.shape[0] if weight.shape[0] else 0
+        bound = 1.0 / math.sqrt(fan_in) if fan_in else 0.0
+        init.uniform_(bias, -bound, bound)
+
+
 class Linear(Module):
     """``y = x @ weight.T + bias``; weight (out_features, in_features).
 
@@ -35,10 +45,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        _default_init(self.weight, self.bias)
 
     def forward(self, input):
         if input.ndim == 0 or input.shape[-1] != self.in_features:
@@ -93,8 +100,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, *, generator=None):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise OpError(f"Dropout: p must be a probability in [0, 1], got {p}.")
+        F.check_probability(p, "Dropout")
         self.p = p
         self.generator = generator
 
@@ -153,10 +159,10 @@ class Conv1d(Module):
         self.causal = causal
         self.weight = zero_parameter((out_channels, in_channels, kernel_size), dtype)
         self.bias = zero_parameter((out_channels,), dtype) if bias else None
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(in_channels * kernel_size)
-            init.uniform_(self.bias, -bound, bound)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _default_init(self.weight, self.bias)
 
     def forward(self, input):
         if input.ndim != 3 or input.shape[1] != self.in_channels:

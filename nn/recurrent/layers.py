@@ -39,9 +39,7 @@ class _RNNBase(Module):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, *, generator=None, dtype=None):
         super().__init__()
-        if not 0.0 <= dropout <= 1.0:
-            raise OpError(f"{type(self).__name__}: dropout must be a probability in [0, 1], "
-                          f"got {dropout}.")
+        F.check_probability(dropout, type(self).__name__, "dropout")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers

@@ -136,10 +136,22 @@ def test_dropout_gradcheck_with_a_fixed_mask(randn):
 
 
 def test_dropout_bad_probability():
-    with pytest.raises(tg.OpError, match=r"\[0, 1\]"):
+    with pytest.raises(tg.OpError, match=r"^Dropout: p must be a probability in \[0, 1\]"):
         nn.Dropout(1.5)
-    with pytest.raises(tg.OpError, match=r"\[0, 1\]"):
+    with pytest.raises(tg.OpError, match=r"^dropout: p must be .*Fix"):
         F.dropout(tg.ones(2), -0.1)
+    with pytest.raises(tg.OpError, match=r"^GRU: dropout must be a probability"):
+        nn.GRU(2, 2, num_layers=2, dropout=2.0)
+
+
+def test_conv1d_reset_parameters_redraws_in_pytorchs_range():
+    conv = nn.Conv1d(4, 2, 3, dtype=F64)
+    before = conv.weight.numpy().copy()
+    conv.reset_parameters()
+    bound = 1 / numpy.sqrt(4 * 3)
+    assert not numpy.array_equal(before, conv.weight.numpy())
+    assert numpy.abs(conv.weight.numpy()).max() <= bound
+    assert numpy.abs(conv.bias.numpy()).max() <= bound
 
 
 # ------------------------------------------------------------- activations
