@@ -117,6 +117,9 @@ def one_hot(tensor, num_classes=-1):
     Like PyTorch the result is int64; call ``.float()`` to feed it to a layer.
     """
     idx = _index_array(tensor, "one_hot")
+    if num_classes == -1 and not idx.size:
+        raise OpError(f"one_hot: cannot infer the number of classes from an empty tensor "
+                      f"(shape {idx.shape}). Fix: pass num_classes.")
     n = int(idx.max()) + 1 if num_classes == -1 else int(num_classes)
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise OpError(f"one_hot: class indices must lie in [0, {n}); got values from "

@@ -105,9 +105,10 @@ class _Cell(Module):
             return None
         want = (batch, self.hidden_size) if batched else (self.hidden_size,)
         if tuple(state.shape) != want:
+            layout = "(batch, hidden_size)" if batched else "(hidden_size,): the input is unbatched"
             raise OpError(f"{self.describe()}: state {what} has shape {state.shape}, expected "
-                          f"{want} (batch, hidden_size) to match the input. Fix: start from "
-                          f"None (zeros) or tapegrad.zeros{want}.")
+                          f"{want} {layout}. Fix: start from None (zeros) or "
+                          f"tapegrad.zeros{want}.")
         return state if batched else state.reshape(1, -1)
 
     def _projection(self, x):

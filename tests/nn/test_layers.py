@@ -366,3 +366,6 @@ def test_one_hot_errors_and_default_width():
         F.one_hot(tg.tensor([0, 4]), num_classes=3)
     with pytest.raises(tg.OpError, match="integer"):
         F.one_hot(tg.tensor([0.0, 1.0]))
+    with pytest.raises(tg.OpError, match=r"one_hot: cannot infer .* empty.*Fix: pass num_classes"):
+        F.one_hot(numpy.zeros(0, numpy.int64))
+    assert F.one_hot(numpy.zeros(0, numpy.int64), num_classes=3).shape == (0, 3)

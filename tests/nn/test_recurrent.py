@@ -196,6 +196,11 @@ def test_cell_errors_name_module_shapes_and_fix(cls):
     state = (bad, bad) if cls is nn.LSTMCell else bad
     with pytest.raises(tg.OpError, match=r"state .* has shape \(2, 3\), expected \(2, 4\).*Fix"):
         cell(tg.zeros(2, 3), state)
+    bad = tg.zeros(5)
+    state = (bad, bad) if cls is nn.LSTMCell else bad
+    with pytest.raises(tg.OpError, match=r"shape \(5,\), expected \(4,\) \(hidden_size,\): "
+                                         r"the input is unbatched"):
+        cell(tg.zeros(3), state)
 
 
 def test_bad_nonlinearity():
