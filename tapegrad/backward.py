@@ -64,6 +64,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if not o.requires_grad:
             continue
         if create_graph and type(go) in TENSOR_TYPES:
+            _check_gradient_shape(o, go.shape, "grad")
             roots.append((o, go))
         else:
             roots.append((o, _seed(o, go, "grad")))
@@ -125,10 +126,14 @@ def _seed(tensor, gradient, opname):
                 f"gradient= of shape {tensor.shape}. At {here()}")
         return xp.ones_like(tensor._data)
     g = gradient._data if type(gradient) in TENSOR_TYPES else xp.asarray(gradient)
-    if g.shape != tensor.shape:
-        raise BackwardError(f"{opname}: gradient has shape {g.shape} but the output has shape "
-                            f"{tensor.shape}; they must match. At {here()}")
+    _check_gradient_shape(tensor, g.shape, opname)
     return xp.array(g, dtype=tensor.dtype, copy=True)
+
+
+def _check_gradient_shape(tensor, shape, opname):
+    if shape != tensor.shape:
+        raise BackwardError(f"{opname}: gradient has shape {shape} but the output has shape "
+                            f"{tensor.shape}; they must match. At {here()}")
 
 
 def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, ledger=None):

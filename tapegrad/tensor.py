@@ -7,7 +7,7 @@ an array the tape saved, or one a user holds from ``.numpy()``, stays valid.
 import numpy
 
 from .backend import ndarray, xp
-from .errors import InPlaceError, OpError, format_site, here
+from .errors import InPlaceError, OpError, describe, format_site, here
 from .state import STATE
 
 #: Exact types treated as tensors on the hot path (``Tensor`` and its subclasses).
@@ -276,7 +276,12 @@ class Tensor:
     def __setitem__(self, index, value):
         self._check_inplace("__setitem__")
         new = self._data.copy()
-        new[_plain_index(index)] = value._data if type(value) in TENSOR_TYPES else value
+        try:
+            new[_plain_index(index)] = value._data if type(value) in TENSOR_TYPES else value
+        except (IndexError, ValueError, TypeError) as exc:
+            raise OpError(f"__setitem__: {type(exc).__name__}: {exc}\n  operands: "
+                          f"{describe(self)}, {describe(value)}; index {index!r:.60}\n"
+                          f"  at {here()}") from None
         self._assign(new, "__setitem__")
 
     # ------------------------------------------------------------- operators

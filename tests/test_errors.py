@@ -68,6 +68,14 @@ CASES = {
     "unknown dtype": (lambda: tg.tensor([1.0], dtype="nonsense"), ["tensor", "nonsense"]),
     "user primitive forward": (lambda: user_outer(t((3,)), t((5,))),
                                ["user_outer", "(3,) float64", "(5,) float64"]),
+    "chunk count": (lambda: tg.chunk(t((4,)), 0), ["chunk", "positive", "got 0", "(4,)"]),
+    "flatten dims order": (lambda: t((2, 3, 4)).flatten(2, 0),
+                           ["flatten", "start_dim 2", "end_dim 0", "(2, 3, 4)"]),
+    "argmax of nothing": (lambda: tg.argmax(t((0,))), ["argmax: ", "empty", "(0,) float64"]),
+    "setitem out of range": (lambda: tg.zeros(3).__setitem__(5, 1.0),
+                             ["__setitem__", "index 5", "(3,) float32"]),
+    "grad_outputs shape": (lambda: tg.grad(t((2,)) * 2.0, [], [t((3,))], create_graph=True),
+                           ["grad: gradient has shape (3,)", "output has shape (2,)"]),
 }
 
 BAD_AXIS = {

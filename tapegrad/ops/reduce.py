@@ -178,10 +178,8 @@ def _argext(fn, x, dim, keepdim, opname):
     return fn(x, axis=axis, keepdims=keepdim)
 
 
-argmax_array = nondifferentiable(lambda x, axis=None, keepdims=False:
-                                 xp.argmax(x, axis=axis, keepdims=keepdims))
-argmin_array = nondifferentiable(lambda x, axis=None, keepdims=False:
-                                 xp.argmin(x, axis=axis, keepdims=keepdims))
+argmax_array = nondifferentiable(xp.argmax)
+argmin_array = nondifferentiable(xp.argmin)
 
 
 def argmax(x, dim=None, keepdim=False):

@@ -11,7 +11,7 @@ import builtins
 import numpy
 
 from ..backend import xp
-from ..errors import OpError, here
+from ..errors import OpError, describe, here
 from ..primitive import composite, primitive
 from ..tensor import TENSOR_TYPES
 from ._util import normalize_axes, normalize_axis
@@ -284,6 +284,9 @@ def flatten(x, start_dim=0, end_dim=-1):
         return reshape(x, shape=(1,))
     a = normalize_axis(start_dim, len(shape), "flatten", x)
     b = normalize_axis(end_dim, len(shape), "flatten", x)
+    if a > b:
+        raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
+                      f"{describe(x)}; give start_dim <= end_dim. At {here()}")
     n = 1
     for i in range(a, b + 1):
         n *= shape[i]
@@ -414,6 +417,9 @@ def split(x, split_size_or_sections, dim=0):
 
 def chunk(x, chunks, dim=0):
     """``torch.chunk``: split into ``chunks`` pieces of equal size (the last may be smaller)."""
+    if not isinstance(chunks, (int, numpy.integer)) or chunks <= 0:
+        raise OpError(f"chunk: chunks must be a positive int, got {chunks!r} (operand "
+                      f"{describe(x)}). At {here()}")
     n = x.shape[normalize_axis(dim, x.ndim, "chunk", x)]
     size = -(-n // chunks)
     return split(x, builtins.max(size, 1), dim)
