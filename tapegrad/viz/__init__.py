@@ -37,6 +37,7 @@ def draw(root, view="unrolled", steps="auto", focus=None, collapse=None,
     scope depth.  ``show``: which label lines (``op``, ``shape``, ``grad``,
     ``site``, ``scope``).  ``color_by``: ``"grad_norm"`` or None.  More than
     ``max_nodes`` nodes raises :class:`DrawError` with what to do instead.
+    ``title``: a first line for the legend (what was drawn), before the call.
 
     The graph must still hold its saved values: draw before ``backward()``,
     or after ``backward(retain_graph=True)``.  Drawing never changes any ``.grad``.

@@ -10,7 +10,9 @@ PALETTE = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c",
            "#fc4e2a", "#e31a1c", "#bd0026", "#800026")
 DARK_FROM = 6                 # palette entries from here on get white text
 ZERO_FILL = "#eeeeee"
-NONFINITE = {"style": "striped,bold", "fillcolor": "#ff00ff:#ffffff:#ff00ff:#ffffff",
+NONFINITE_FILL = "#ff00ff"
+NONFINITE = {"style": "striped,bold",
+             "fillcolor": f"{NONFINITE_FILL}:#ffffff:{NONFINITE_FILL}:#ffffff",
              "color": "#cc0000", "penwidth": "3", "shape": "box", "fontcolor": "black"}
 MAX_DECADES = 12              # norms below the top decade by more than this share a colour
 MIN_DECADES = 2               # a scale spans at least this many decades
@@ -83,7 +85,7 @@ class LogScale:
     def fill(self, n):
         """Just the fill colour (for table cells); zero grey, non-finite magenta."""
         if is_bad(n):
-            return "#ff00ff"
+            return NONFINITE_FILL
         if n is None or n == 0:
             return ZERO_FILL
         return PALETTE[self.index(n)]

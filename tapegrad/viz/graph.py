@@ -54,10 +54,9 @@ class Leaf:
 class Use:
     """One use of a parameter by one operation, and the gradient term it sends back."""
 
-    __slots__ = ("param", "op", "position", "value", "norm", "share")
+    __slots__ = ("op", "position", "value", "norm", "share")
 
-    def __init__(self, param, op, position):
-        self.param = param
+    def __init__(self, op, position):
         self.op = op
         self.position = position
         self.value = None
@@ -102,7 +101,6 @@ class Graph:
     """Operations in tape order, the leaves they read, and the gradient facts."""
 
     def __init__(self, records, root):
-        self.root_tensor = root
         self.view_of = {}       # view record -> Leaf it re-lays-out
         self.ops = []
         self.params = []
@@ -160,7 +158,7 @@ class Graph:
                         if not src.consumers or src.consumers[-1] is not node:
                             src.consumers.append(node)
                         if src.is_param and rec.needs[i]:
-                            src.uses.append(Use(src, node, i))
+                            src.uses.append(Use(node, i))
                 node.sources.append(src)
                 node.slots.append(slot)
                 node.marks.append(mark)

@@ -7,7 +7,7 @@ balanced.
 import html
 
 from ..tensor import TENSOR_TYPES
-from .colors import PALETTE, ZERO_FILL, fmt
+from .colors import NONFINITE_FILL, PALETTE, ZERO_FILL, fmt
 from .dot import Html
 from .graph import Leaf
 
@@ -104,7 +104,7 @@ def colour_bar(scale, caption, cells=9):
             f'<TR><TD>{esc(caption)}  {esc(low)} </TD>'
             + "".join(swatch(c) for c in PALETTE[:cells])
             + f'<TD> {esc(fmt(scale.hi))}      </TD>{swatch(ZERO_FILL)}<TD> exactly 0   </TD>'
-            f'{swatch("#ff00ff")}<TD> NaN/Inf</TD></TR></TABLE>')
+            f'{swatch(NONFINITE_FILL)}<TD> NaN/Inf</TD></TR></TABLE>')
 
 
 def heading(opts, facts):

@@ -218,11 +218,13 @@ class Bus:
     while an edge to the next rank runs through the gap between the ranks.
     """
 
-    def __init__(self, hub, ends, color, counts, hub_node, level=()):
-        self.hub, self.ends, self.color = hub, ends, color
+    def __init__(self, hub, counts, color, hub_node, level=()):
+        """``hub``: the parameter's node id; ``counts``: box id -> uses, one tap per box;
+        ``hub_node``: the parameter's node attributes; ``level``: boxes alone on a rank."""
+        self.hub, self.ends, self.color = hub, list(counts), color
         self.counts, self.hub_node, self.level = counts, hub_node, level
         self.band = "bus_" + ident(hub)
-        self.taps = [f"{self.band}_{k}" for k in range(len(ends))]
+        self.taps = [f"{self.band}_{k}" for k in range(len(self.ends))]
 
     def nodes(self, dot, ranks):
         with band(dot, self.band):

@@ -78,8 +78,8 @@ def render(graph, opts):
     # A box alone on its rank (a collapsed step, an elision) has room for one bus tap on
     # one side and one rail term on the other level with it; further ones go one rank off.
     alone = {b.id for b in boxes if b.kind != "op"}
-    buses = [layout.Bus(p.id, list(targets[p]), USE_COLOR, targets[p], _param_attrs(p),
-                        alone if k == 0 else ()) for k, p in enumerate(bussed)]
+    buses = [layout.Bus(p.id, targets[p], USE_COLOR, _param_attrs(p), alone if k == 0 else ())
+             for k, p in enumerate(bussed)]
     if buses:
         dot.comment("parameters used by several boxes: one tap per use")
     for bus in buses:
