@@ -6,7 +6,7 @@ balanced.
 """
 import html
 
-from ..tensor import TENSOR_TYPES
+from . import gradients
 from .colors import NONFINITE_FILL, PALETTE, ZERO_FILL, fmt
 from .dot import Html
 from .graph import Leaf
@@ -29,17 +29,48 @@ def shape_text(shape):
     return "(" + ", ".join(str(n) for n in shape) + ")" if len(shape) != 1 else f"({shape[0]},)"
 
 
+def constant_text(value):
+    """A constant operand as drawn: a Python number's value, else ``const`` (arrays)."""
+    return fmt(float(value)) if isinstance(value, (int, float)) else "const"
+
+
 def operand(node, i):
     """A short name for input ``i`` of an operation: a leaf's name or a constant, else None."""
     src = node.sources[i]
     if isinstance(src, Leaf):
         return src.short + node.marks[i]
     if src is None:
-        a = node.rec.inputs[i]
-        if type(a) in TENSOR_TYPES or hasattr(a, "shape") and getattr(a, "ndim", 0):
-            return "const"
-        return fmt(float(a)) if isinstance(a, (int, float)) else "const"
+        return constant_text(node.rec.inputs[i])
     return None
+
+
+def uses_text(param):
+    """``used at t=1..5``, ``used 3×``: where a parameter is used, in a few words."""
+    steps = sorted({u.step for u in param.uses if u.step is not None})
+    n = len(param.uses)
+    if not steps:
+        return f"used {n}×" if n != 1 else "used once"
+    if len(steps) <= 6 and steps == list(range(steps[0], steps[-1] + 1)) and len(steps) > 3:
+        return f"used at t={steps[0]}..{steps[-1]}"
+    if len(steps) <= 6:
+        return "used at t=" + ",".join(str(s) for s in steps)
+    return f"used {n}× (t={steps[0]}..{steps[-1]})"
+
+
+def param_label(p, note=None):
+    """A parameter's label: name, shape, where it is used, its gradient norm, an optional note."""
+    lines = [f"<B>{esc(p.name)}</B>", small(esc(shape_text(p.shape) + "  " + uses_text(p)))]
+    if p.grad is not None:
+        lines.append(small(esc(f"|grad| {fmt(gradients.norm(p.grad))}")))
+    if note:
+        lines.append(small(f"<I>{esc(note)}</I>"))
+    return Html("<BR/>".join(lines))
+
+
+def input_attrs(leaf):
+    """Node attributes of an input or constant leaf: its name and shape in a grey ellipse."""
+    return {"label": f"{leaf.name}  {shape_text(leaf.shape)}", "shape": "ellipse",
+            "fillcolor": "gray93", "fontsize": "10"}
 
 
 def op_text(node):

@@ -13,10 +13,10 @@ from . import gradients
 from .colors import LogScale, fmt
 from .dot import Dot, Html
 from .graph import Leaf, OpNode, ident
-from .labels import colour_bar, esc, heading, legend, loss_fact, op_label, prose, shape_text
+from .labels import (colour_bar, esc, heading, input_attrs, legend, loss_fact, op_label,
+                     param_label, prose, shape_text)
 from .steps import step_range
 from .style import EDGE_ATTRS, NODE_ATTRS, PARAM_FILL, RAIL_COLOR, USE_COLOR
-from .unrolled import param_label
 
 GRAPH_ATTRS = {"rankdir": "TB", "newrank": "true", "fontname": "Helvetica", "fontsize": "11",
                "nodesep": "0.3", "ranksep": "0.35", "labelloc": "t", "labeljust": "l"}
@@ -173,8 +173,7 @@ def render(graph, opts):
         else:
             dot.node(p.id, label=param_label(p), fillcolor=PARAM_FILL, peripheries="2")
     for leaf in graph.inputs:
-        dot.node(leaf.id, label=f"{leaf.name}  {shape_text(leaf.shape)}", shape="ellipse",
-                 fillcolor="gray93", fontsize="10")
+        dot.node(leaf.id, **input_attrs(leaf))
     for op in outside:
         dot.node(op.id, label=op_label(op, opts.show, op is graph.root))
     for c in cells:

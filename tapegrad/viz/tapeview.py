@@ -7,8 +7,8 @@ invisible edges keep them in execution order from top to bottom.
 from .colors import LogScale, fmt
 from .dot import Dot, Html
 from .graph import Leaf, OpNode
-from .labels import (colour_bar, esc, heading, legend, loss_fact, out_shape_text, prose,
-                     shape_text, small)
+from .labels import (colour_bar, constant_text, esc, heading, legend, loss_fact, out_shape_text,
+                     prose, shape_text, small)
 from .style import EDGE_ATTRS, PARAM_FILL
 
 GRAPH_ATTRS = {"rankdir": "TB", "fontname": "Courier", "fontsize": "11", "nodesep": "0.25",
@@ -41,8 +41,7 @@ def render(graph, opts):
         args = []
         for i, src in enumerate(op.sources):
             if src is None:
-                a = op.rec.inputs[i]
-                args.append(fmt(float(a)) if isinstance(a, (int, float)) else "const")
+                args.append(constant_text(op.rec.inputs[i]))
             else:
                 slot = op.slots[i]
                 args.append(names[src] + (f"[{slot}]" if slot >= 0 else "") + op.marks[i])

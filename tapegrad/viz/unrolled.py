@@ -9,40 +9,19 @@ recurrent state runs on straight lanes (``layout.py``); a box that feeds or
 collects every step is joined to them by connector labels.  Operations are
 coloured by the norm of the gradient of their output, on one log scale.
 """
-from . import gradients, layout, rails
+from . import layout, rails
 from .boxes import Box, assign, boundary_norm, op_summary, step_text
 from .colors import LogScale, fmt
 from .dot import Dot, Html
 from .graph import Leaf, OpNode, ident
-from .labels import (colour_bar, display_name, esc, heading, legend, loss_fact, op_label,
-                     prose, shape_text, small)
+from .labels import (colour_bar, display_name, esc, heading, input_attrs, legend, loss_fact,
+                     op_label, param_label, prose, small)
 from .rails import percent
 from .steps import select, step_range
 from .style import EDGE_ATTRS, NODE_ATTRS, PARAM_FILL, RAIL_COLOR, USE_COLOR
 
 GRAPH_ATTRS = {"rankdir": "LR", "newrank": "true", "fontname": "Helvetica", "fontsize": "11",
                "nodesep": "0.22", "ranksep": "0.3", "labelloc": "b", "labeljust": "l"}
-
-
-def uses_text(param):
-    steps = sorted({u.step for u in param.uses if u.step is not None})
-    n = len(param.uses)
-    if not steps:
-        return f"used {n}×" if n != 1 else "used once"
-    if len(steps) <= 6 and steps == list(range(steps[0], steps[-1] + 1)) and len(steps) > 3:
-        return f"used at t={steps[0]}..{steps[-1]}"
-    if len(steps) <= 6:
-        return "used at t=" + ",".join(str(s) for s in steps)
-    return f"used {n}× (t={steps[0]}..{steps[-1]})"
-
-
-def param_label(p, note=None):
-    lines = [f"<B>{esc(p.name)}</B>", small(esc(shape_text(p.shape) + "  " + uses_text(p)))]
-    if p.grad is not None:
-        lines.append(small(esc(f"|grad| {fmt(gradients.norm(p.grad))}")))
-    if note:
-        lines.append(small(f"<I>{esc(note)}</I>"))
-    return Html("<BR/>".join(lines))
 
 
 def render(graph, opts):
@@ -262,8 +241,7 @@ def _is_whole_step(box, clusters, leaf_home):
 
 
 def _input_node(dot, leaf):
-    dot.node(leaf.id, label=f"{leaf.name}  {shape_text(leaf.shape)}", shape="ellipse",
-             fillcolor="gray93", fontsize="10")
+    dot.node(leaf.id, **input_attrs(leaf))
 
 
 def _box_node(dot, box, norm, colour, opts, is_root, notes=()):
