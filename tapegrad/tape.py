@@ -149,10 +149,15 @@ class _GlobalTape:
         self.limit = 1 << 16
 
     def compact(self):
-        live = [r for r in self.refs if r() is not None]
-        for i, r in enumerate(live):
-            r().pos = i
-        self.refs = live
+        """Drop dead references and renumber the live records' positions.
+
+        Each reference is read once and the records held while renumbering:
+        one may die in between (the cycle collector can run at any allocation).
+        """
+        live = [(r, rec) for r in self.refs if (rec := r()) is not None]
+        for i, (_, rec) in enumerate(live):
+            rec.pos = i
+        self.refs = [r for r, _ in live]
         self.limit = max(2 * len(live), 1 << 16)
 
     def reversed_from(self, pos):

@@ -175,3 +175,26 @@ def test_retained_grad_of_an_intermediate_holds_no_graph():
         grad = h.grad
         del h
         assert record() is None and grad.grad_fn is None
+
+
+def test_compacting_the_tape_looks_at_each_record_once():
+    """A record can die while the tape compacts (the cycle collector may run at any
+    allocation): each weak reference is read once, so a record is kept or dropped whole."""
+    from tapegrad.tape import _GlobalTape
+
+    class Record:
+        pos = None
+
+    class DiesAfterOneLook:
+        def __init__(self):
+            self.record = Record()
+
+        def __call__(self):
+            record, self.record = self.record, None
+            return record
+
+    survivor = Record()
+    tape = _GlobalTape()
+    tape.refs = [weakref.ref(Record()), DiesAfterOneLook(), weakref.ref(survivor)]
+    tape.compact()
+    assert len(tape.refs) == 2 and tape.refs[1]() is survivor and survivor.pos == 1
