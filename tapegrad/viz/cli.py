@@ -18,18 +18,22 @@ from .models import MODELS, build
 from .options import VIEWS
 
 
+OUT_FORMATS = ("svg", "png", "pdf", "dot")
+
+
 def parser():
     p = argparse.ArgumentParser(prog="tapegrad-draw", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=MODELS, default="elman", help="which recurrent model")
     p.add_argument("--steps", type=int, default=3, help="sequence length T (default 3)")
     p.add_argument("--view", choices=VIEWS, default="unrolled")
     p.add_argument("--out", required=True, help="output file: .svg, .png, .pdf or .dot")
-    p.add_argument("--format", choices=("svg", "png", "pdf", "dot"),
+    p.add_argument("--format", choices=OUT_FORMATS,
                    help="output format (default: from the extension of --out)")
     p.add_argument("--hidden", type=int, default=4, help="hidden size (default 4)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--collapse", help="'step' for one box per time step, or a scope depth")
-    p.add_argument("--draw-steps", default="auto", dest="draw_steps",
+    p.add_argument("--collapse", type=_collapse_arg,
+                   help="'step' for one box per time step, or a scope depth")
+    p.add_argument("--draw-steps", type=_steps_arg, default="auto", dest="draw_steps",
                    help="which steps to draw: auto (default), all, or a count")
     p.add_argument("--forget-bias", type=float, dest="forget_bias",
                    help="LSTM only: initial forget-gate bias (e.g. 1.0)")
@@ -39,13 +43,21 @@ def parser():
 
 
 def _steps_arg(text):
-    return text if text in ("auto", "all") else int(text)
+    """``--draw-steps``: auto, all, or how many steps to draw."""
+    if text in ("auto", "all"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r}: give auto, all or a number of steps")
 
 
 def _collapse_arg(text):
-    if text is None or text == "step":
+    """``--collapse``: step, or a scope depth."""
+    if text == "step":
         return text
-    return int(text)
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r}: give step or a scope depth (1, 2, ...)")
 
 
 def _title(args):
@@ -61,16 +73,15 @@ def main(argv=None):
         print("tapegrad-draw: --steps and --hidden must be at least 1", file=sys.stderr)
         return 2
     fmt = args.format or os.path.splitext(args.out)[1].lstrip(".").lower()
-    if fmt not in ("svg", "png", "pdf", "dot"):
+    if fmt not in OUT_FORMATS:
         print(f"tapegrad-draw: cannot tell the format of {args.out!r}; use an extension "
               f".svg/.png/.pdf/.dot or --format", file=sys.stderr)
         return 2
     try:
         loss, _ = build(args.model, args.steps, hidden=args.hidden, seed=args.seed,
                         forget_bias=args.forget_bias)
-        drawing = draw(loss, view=args.view, steps=_steps_arg(args.draw_steps),
-                       collapse=_collapse_arg(args.collapse), focus=args.focus,
-                       title=_title(args))
+        drawing = draw(loss, view=args.view, steps=args.draw_steps, collapse=args.collapse,
+                       focus=args.focus, title=_title(args))
         drawing.render(args.out, format=fmt)
     except (DrawError, GraphvizNotFoundError, ValueError) as e:
         print(f"tapegrad-draw: {e}", file=sys.stderr)

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 from .colors import fmt
-from .errors import DrawError, GraphvizNotFoundError
+from .errors import INSTALL_HINT, DrawError, GraphvizNotFoundError
 
 FORMATS = ("svg", "png", "pdf", "json", "dot")
 
@@ -103,6 +103,9 @@ class Drawing:
         path = os.fspath(path)
         if format is None:
             format = os.path.splitext(path)[1].lstrip(".").lower() or "svg"
+        if format not in FORMATS:
+            raise DrawError(f"Drawing.render({path!r}): cannot write format {format!r}. Fix: "
+                            f"end the file name in one of {FORMATS} or pass format=.")
         if format == "dot":
             data = self.source.encode("utf-8")
         else:
@@ -116,8 +119,7 @@ class Drawing:
     def _repr_mimebundle_(self, include=None, exclude=None):
         text = f"<Drawing: {self.options.view} view, {self.source.count(chr(10))} lines of DOT>"
         if dot_program() is None:
-            return {"text/plain": text + " (install Graphviz to see it: apt-get install "
-                                         "graphviz)"}
+            return {"text/plain": f"{text}. {INSTALL_HINT}"}
         return {"image/svg+xml": self.pipe("svg").decode("utf-8"), "text/plain": text}
 
     def __repr__(self):

@@ -54,6 +54,15 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
         main(["--model", "transformer", "--out", "x.svg"])
 
 
+@pytest.mark.parametrize("option, value", [("--collapse", "foo"), ("--draw-steps", "many")])
+def test_a_bad_option_value_is_a_usage_error_naming_the_option(option, value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--model", "elman", option, value, "--out", "g.dot"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and f"{value!r}: give" in err
+
+
 @pytest.mark.needs_dot
 def test_module_entry_point_renders_png(tmp_path):
     out = tmp_path / "e.png"

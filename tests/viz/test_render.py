@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tapegrad.viz import GraphvizNotFoundError, draw
+from tapegrad.viz import DrawError, GraphvizNotFoundError, draw
 from tapegrad.viz.models import build
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -97,6 +97,15 @@ def test_without_dot_render_and_pipe_say_how_to_install(monkeypatch, tmp_path, e
     assert d.render(tmp_path / "g.dot") == str(tmp_path / "g.dot")   # DOT text needs no dot
     assert (tmp_path / "g.dot").read_text(encoding="utf-8") == d.source
     assert set(d._repr_mimebundle_()) == {"text/plain"}
+    assert "apt-get install graphviz" in d._repr_mimebundle_()["text/plain"]
+
+
+def test_render_to_an_unknown_extension_names_render_and_the_format(tmp_path, elman):
+    d = draw(elman(steps=2).loss)
+    with pytest.raises(DrawError, match=r"Drawing\.render\(.*g\.txt'\): cannot write format "
+                                        r"'txt'.*Fix"):
+        d.render(tmp_path / "g.txt")
+    assert not (tmp_path / "g.txt").exists()
 
 
 def positions(drawing):
