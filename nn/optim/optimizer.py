@@ -134,8 +134,13 @@ class Optimizer:
         array must have its parameter's shape (it is cast to its dtype).
         Everything is checked before anything changes.
         """
-        groups = state_dict["param_groups"]
         name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise OptimizerError(f"{name}.load_state_dict: expected a dict with 'state' and "
+                                 f"'param_groups' (what state_dict() returns), got {got}. Fix: "
+                                 f"pass optimizer.state_dict(), not the model's.")
+        groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise OptimizerError(f"{name}.load_state_dict: the saved state has {len(groups)} "
                                  f"parameter group(s), this optimizer {len(self.param_groups)}.")
@@ -199,7 +204,9 @@ def _restore(value, p, key, name):
     if isinstance(value, (numpy.ndarray, tapegrad.Tensor)):
         arr = numpy.array(value, copy=True)
         if arr.shape != p.shape:
+            which = f"its parameter {p.name!r}" if p.name else "its parameter"
             raise OptimizerError(f"{name}.load_state_dict: state {key!r} has shape {arr.shape}, "
-                                 f"its parameter {p.name or ''} has shape {p.shape}.")
+                                 f"{which} has shape {p.shape}. Fix: build the optimizer over "
+                                 f"the same parameters, in the same order, as the saved one.")
         return arr.astype(p.dtype)
     return value

@@ -452,9 +452,13 @@ def test_load_state_dict_mismatches_raise_and_change_nothing():
     with pytest.raises(OptimizerError, match=r"1 parameter group\(s\), this optimizer 2"):
         two_groups.load_state_dict(sd)
     swapped = Adam([params[1], params[0]], lr=0.5)
-    with pytest.raises(OptimizerError, match="shape"):
+    with pytest.raises(OptimizerError, match=r"state 'exp_avg' has shape \(\d+, \d+\), its "
+                                             r"parameter has shape .*Fix: .*same order"):
         swapped.load_state_dict(sd)
     assert swapped.state == {} and swapped.param_groups[0]["lr"] == 0.5
+    with pytest.raises(OptimizerError, match=r"Adam\.load_state_dict: expected a dict with "
+                                             r"'state' and 'param_groups'.*Fix"):
+        swapped.load_state_dict({"weight": numpy.zeros(3)})      # a model's state dict
 
 
 # -------------------------------------------------------------------- errors
