@@ -220,13 +220,19 @@ def _nll(input, target, weight, ignore_index, reduction, name, logits):
                       f"{ignore_index} to skip a position). Input {shape_in}, target "
                       f"{tuple(idx.shape)}. Fix: check the number of classes of the last "
                       f"layer, or map the labels to 0..C-1.")
+    if weight is not None:
+        weight = _constant(weight, input.dtype)
+        if weight.shape != (classes,):
+            raise OpError(f"{name}: weight has shape {weight.shape}, expected ({classes},): one "
+                          f"weight per class of the input {shape_in}. Fix: give every class a "
+                          f"weight (1.0 for unweighted ones).")
     logp = log_softmax(input, dim=1) if logits else input
     safe = numpy.where(valid, flat, 0)
     picked = logp[numpy.arange(flat.size), safe]
     if weight is None:
         scale = None if valid.all() else valid.astype(logp.dtype)
     else:
-        scale = numpy.where(valid, _constant(weight, logp.dtype)[safe], 0)
+        scale = numpy.where(valid, weight[safe], 0)
     losses = -picked if scale is None else picked * -scale
     if reduction == "none":
         return losses.reshape(out_shape)

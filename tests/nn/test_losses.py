@@ -161,6 +161,16 @@ def test_cross_entropy_bad_targets_are_explained(target, match):
         nn.CrossEntropyLoss()(tg.zeros(3, 4), target)
 
 
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
+def test_class_weights_of_the_wrong_length_are_explained(loss):
+    # one weight short: was NumPy's IndexError, and only when the last class occurred
+    with pytest.raises(tg.OpError, match=loss.__name__ + r": weight has shape \(3,\), expected "
+                                         r"\(4,\).*Fix"):
+        loss(tg.zeros(2, 4), numpy.array([0, 1]), weight=numpy.ones(3))
+    with pytest.raises(tg.OpError, match=r"weight has shape \(3,\)"):
+        loss(tg.zeros(2, 4), numpy.array([0, 1]), weight=tg.ones(3))
+
+
 def test_sequence_logits_without_flattening_get_the_fix():
     with pytest.raises(tg.OpError, match=r"reshape\(-1, C\)"):
         F.cross_entropy(tg.zeros(5, 2, 3), numpy.zeros((5, 2), numpy.int64))
