@@ -1,4 +1,5 @@
-"""Node labels and the legend, as HTML-like Graphviz labels (well-formed XML).
+"""Node labels and the legend, as HTML-like Graphviz labels (well-formed XML), shared by
+the three views.
 
 Every piece of user text (names, scope paths, source lines) goes through
 :func:`esc`; labels are built from a few small tag helpers so they stay

@@ -55,6 +55,7 @@ class Cell:
 
 
 def build_cells(graph):
+    """One :class:`Cell` per step family, from the operations that carry a time step."""
     families = {}
     for op in graph.ops:
         if op.step_key is not None:
@@ -72,6 +73,7 @@ def step_norms(param):
 
 
 def tick_every(n):
+    """The step between tick labels under a strip of ``n`` cells: at most about ten ticks."""
     for k in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
         if n / k <= 10:
             return k
@@ -117,6 +119,7 @@ def verdict(norms):
 
 
 def samples(norms):
+    """``t=100: 0.3,  t=90: ...``: a few per-step norms (last, ten before, middle, first)."""
     steps = list(norms)
     picks = [steps[-1]]
     for s in (steps[-1] - 10, steps[len(steps) // 2], steps[0]):
@@ -128,7 +131,7 @@ def samples(norms):
 def param_table(p, norms, cell, scale):
     uses = len(p.uses)
     total = fmt(gradients.norm(p.grad)) if p.grad is not None else "–"
-    steps = [s for s in norms]
+    steps = list(norms)
     over = step_range(steps[0], steps[-1]) if steps else "no step"
     head = (f"<B>{esc(p.name)}</B> {esc(shape_text(p.shape))}: one tensor, {uses} uses. "
             f"{esc(p.short)}.grad = Σ of the terms of {esc(over)}, norm {esc(total)}")
