@@ -14,8 +14,10 @@ import numpy
 import tapegrad
 from tapegrad.errors import OpError
 
-_GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "conv1d": 1.0,
-          "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0), "selu": 0.75}
+_LINEAR = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+           "conv_transpose2d", "conv_transpose3d")
+_GAINS = dict.fromkeys(_LINEAR, 1.0) | {"tanh": 5.0 / 3.0, "relu": math.sqrt(2.0),
+                                        "selu": 0.75}
 
 
 def calculate_gain(nonlinearity, param=None):

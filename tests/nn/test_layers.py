@@ -351,6 +351,14 @@ def test_calculate_gain_values():
     assert nn.init.calculate_gain("leaky_relu", math.sqrt(5)) == pytest.approx(math.sqrt(1 / 3))
 
 
+def test_calculate_gain_knows_every_name_pytorchs_knows():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; nothing to compare")
+    names = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+             "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]
+    for name in names:
+        assert nn.init.calculate_gain(name) == pytest.approx(torch.nn.init.calculate_gain(name))
+
+
 # ---------------------------------------------------------------- one_hot
 @given(st.lists(st.integers(0, 5), min_size=1, max_size=10))
 def test_one_hot_rows_pick_the_class(labels):
