@@ -190,7 +190,7 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
             if len(inputs) == 1:
                 cots = (cots,)
             elif type(cots) is not tuple or len(cots) != len(inputs):
-                sweep.route(rec, cots)      # reports the malformed result
+                cots = _per_input(rec, cots)
             i = 0
             for a in inputs:
                 if mask >> i & 1:
@@ -279,16 +279,10 @@ class _Sweep:
     def route(self, rec, cots):
         """Check and add the cotangents a vjp returned for each input that needs one."""
         inputs = rec.inputs
-        n = len(inputs)
-        if n == 1 and type(cots) not in (tuple, list):
+        if len(inputs) == 1 and type(cots) not in (tuple, list):
             cots = (cots,)
-        elif type(cots) not in (tuple, list) or len(cots) != n:
-            op = rec.op
-            shape = "one cotangent" if n == 1 else f"{n} cotangents (one per input, a tuple)"
-            raise PrimitiveBugError(
-                f"vjp of primitive '{op.name}' must return {shape}, got {type(cots).__name__}"
-                f"{' of length %d' % len(cots) if type(cots) in (tuple, list) else ''} "
-                f"(recorded at {rec.site}).")
+        elif type(cots) is not tuple or len(cots) != len(inputs):
+            cots = _per_input(rec, cots)
         mask = rec.mask
         anomaly = STATE.anomaly
         create_graph = self.create_graph
@@ -303,6 +297,20 @@ class _Sweep:
             if anomaly:
                 _check_finite_backward(c, rec, i)
             self.add_to(a, c, rec)
+
+
+def _per_input(rec, cots):
+    """A vjp's result as one cotangent per input (a tuple or list); anything else is a bug."""
+    n = len(rec.inputs)
+    if n == 1 and type(cots) not in (tuple, list):
+        return (cots,)
+    if type(cots) in (tuple, list) and len(cots) == n:
+        return cots
+    what = "one cotangent" if n == 1 else f"{n} cotangents (one per input, a tuple)"
+    raise PrimitiveBugError(
+        f"vjp of primitive '{rec.op.name}' must return {what}, got {type(cots).__name__}"
+        f"{' of length %d' % len(cots) if type(cots) in (tuple, list) else ''} "
+        f"(recorded at {rec.site}).")
 
 
 def _general_step(sweep, rec, g):

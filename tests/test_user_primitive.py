@@ -207,6 +207,16 @@ def test_a_vjp_returning_the_wrong_number_of_cotangents_is_named():
         one_short(x, x).sum().backward()
 
 
+@pytest.mark.parametrize("trusted", [False, True], ids=["user", "built-in path"])
+def test_a_vjp_returning_a_list_of_cotangents_counts_each_once(trusted):
+    as_list = make_primitive(f"as_list_{trusted}", lambda g, out, x, y: [g * y, g * x])
+    as_list.primitive.trusted = trusted       # built-in primitives take the sweep's fast path
+    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    as_list(x, y).sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+    numpy.testing.assert_array_equal(y.grad.numpy(), [1.0, 2.0])
+
+
 def test_a_vjp_returning_none_for_a_needed_input_is_named():
     lazy = make_primitive("lazy", lambda g, out, x: None)
     with pytest.raises(tg.PrimitiveBugError, match="'lazy' returned None for input 0"):
