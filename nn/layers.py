@@ -65,15 +65,29 @@ class Embedding(Module):
     """A lookup table: ``embedding(ids)`` is ``weight[ids]``; weight (num, dim) ~ N(0, 1).
 
     The lookup is indexing, so an id used several times in a batch gets the
-    sum of its gradients.
+    sum of its gradients.  ``padding_idx`` (as in PyTorch): that row starts at
+    zero and gets no gradient, so padded positions of a batch never train it.
     """
 
-    def __init__(self, num_embeddings, embedding_dim, *, dtype=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, *, dtype=None):
         super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise OpError(f"Embedding: padding_idx {padding_idx} is outside the table of "
+                              f"{num_embeddings} rows. Fix: an id in [0, {num_embeddings}), "
+                              f"or None.")
+            padding_idx %= num_embeddings
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
+        self.padding_idx = padding_idx
         self.weight = zero_parameter((num_embeddings, embedding_dim), dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self):
         init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with tapegrad.no_grad():
+                self.weight[self.padding_idx] = 0.0
 
     def forward(self, input):
         ids = input.data if isinstance(input, tapegrad.Tensor) else numpy.asarray(input)
@@ -85,10 +99,17 @@ class Embedding(Module):
             raise OpError(f"{self.describe()}: ids range "
                           f"from {ids.min()} to {ids.max()}, outside [0, {self.num_embeddings})."
                           f" Fix: make num_embeddings the vocabulary size (max id + 1).")
-        return self.weight[ids]
+        rows = self.weight[ids]
+        if self.padding_idx is None:
+            return rows
+        padded = (ids == self.padding_idx)[..., None]
+        if not padded.any():
+            return rows
+        return tapegrad.where(padded, rows.detach(), rows)   # same values, no gradient there
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
 
 class Dropout(Module):

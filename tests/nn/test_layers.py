@@ -377,3 +377,35 @@ def test_one_hot_errors_and_default_width():
     with pytest.raises(tg.OpError, match=r"one_hot: cannot infer .* empty.*Fix: pass num_classes"):
         F.one_hot(numpy.zeros(0, numpy.int64))
     assert F.one_hot(numpy.zeros(0, numpy.int64), num_classes=3).shape == (0, 3)
+
+
+# --- Embedding padding_idx ------------------------------------------------------------------
+def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient():
+    emb = nn.Embedding(5, 3, padding_idx=-5, dtype=tg.float64)     # negative: counts from the end
+    assert emb.padding_idx == 0
+    numpy.testing.assert_array_equal(emb.weight.numpy()[0], 0.0)
+    plain = nn.Embedding(5, 3, dtype=tg.float64)
+    plain.load_state_dict(emb.state_dict())
+    ids = numpy.array([[0, 1, 0], [2, 0, 1]])
+    for module in (emb, plain):
+        y = module(ids)
+        (y * y * tg.tensor(numpy.arange(1.0, 4.0))).sum().backward()
+    numpy.testing.assert_array_equal(emb(ids).numpy(), plain(ids).numpy())
+    numpy.testing.assert_array_equal(emb.weight.grad.numpy()[0], 0.0)
+    numpy.testing.assert_array_equal(emb.weight.grad.numpy()[1:], plain.weight.grad.numpy()[1:])
+
+
+def test_embedding_padding_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    emb = nn.Embedding(6, 4, padding_idx=2, dtype=tg.float64)
+    ref = torch.nn.Embedding(6, 4, padding_idx=2).double()
+    ref.load_state_dict({"weight": torch.tensor(emb.weight.numpy())})
+    ids = numpy.array([[2, 1, 2, 5], [0, 2, 3, 3]])
+    emb(ids).sum().backward()
+    ref(torch.tensor(ids)).sum().backward()
+    numpy.testing.assert_array_equal(emb.weight.grad.numpy(), ref.weight.grad.numpy())
+
+
+def test_embedding_padding_idx_outside_the_table_is_refused():
+    with pytest.raises(tg.OpError, match="padding_idx 5 is outside the table of 5 rows"):
+        nn.Embedding(5, 3, padding_idx=5)
