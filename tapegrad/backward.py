@@ -11,7 +11,7 @@ happen here, once, not in each vjp.
 import weakref
 
 from .backend import ndarray, xp
-from .errors import AnomalyError, BackwardError, OpError, PrimitiveBugError, format_site, here
+from .errors import AnomalyError, BackwardError, OpError, PrimitiveBugError, here
 from .grad_mode import enable_grad, no_grad
 from .ledger import Ledger
 from .state import STATE
@@ -442,6 +442,6 @@ def _check_finite_backward(c, rec, i):
     data = c._data if type(c) in TENSOR_TYPES else c
     if data.dtype.kind == "f" and not xp.isfinite(data).all():
         raise AnomalyError(
-            f"detect_anomaly: the backward of {rec.op.name} (recorded at "
-            f"{format_site(rec.code, rec.lasti)}) produced NaN or Inf in the gradient "
+            f"detect_anomaly: the backward of {rec.op.name} (recorded at {rec.site}) "
+            f"produced NaN or Inf in the gradient "
             f"of its input {i} (shape {data.shape}).")

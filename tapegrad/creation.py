@@ -116,10 +116,9 @@ def ones(*size, dtype=None, requires_grad=False):
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):
-    if dtype is None and isinstance(fill_value, (bool, int)) and not isinstance(fill_value, float):
+    if dtype is None and isinstance(fill_value, int):      # bool is an int too
         dtype = numpy.bool_ if isinstance(fill_value, bool) else numpy.int64
-    arr = xp.full(tuple(size) if not isinstance(size, int) else (size,), fill_value,
-                  dtype=_float_dtype(dtype))
+    arr = xp.full(_shape((size,)), fill_value, dtype=_float_dtype(dtype))
     return _leaf(_frozen(arr), requires_grad)
 
 

@@ -140,10 +140,9 @@ def _leaf_of(array, name=None):
     return t
 
 
-def _leaf(x, dtype=None):
-    """A fresh leaf requiring grad with ``x``'s values (cast to ``dtype``) and name."""
-    data = x.data if dtype is None or x.dtype == dtype else x.data.astype(dtype)
-    return _leaf_of(data, x.name)
+def _leaf(x):
+    """A fresh leaf requiring grad with ``x``'s values and name."""
+    return _leaf_of(x.data, x.name)
 
 
 def _outputs(func, args):

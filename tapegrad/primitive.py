@@ -86,8 +86,10 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
     ``defvjp`` decorator attribute and the definition as ``.primitive``.
     ``saves`` says which values the vjp reads besides ``g``: ``"inputs"``,
     ``"out"``, both (the default) or neither (``()``, e.g. for add, whose vjp
-    needs only shapes).  The tape keeps only those, so backward does not
-    hold on to memory it never reads.
+    needs only shapes).  Outside ``with Tape()`` the record keeps only those
+    (for arrays of at least ``DROP_MIN_SIZE`` elements; the others become
+    placeholders with their shape and dtype), so backward does not hold on to
+    memory it never reads.
     """
     if forward is None:
         return functools.partial(primitive, name=name, multi=multi, sampler=sampler,
@@ -310,8 +312,7 @@ def forward_error(prim, args, datas, params, exc):
     if detail is None:
         detail = _generic_explanation(exc)
     operands = ", ".join(describe(a) for a in args)
-    shown = {k: v for k, v in params.items()}
-    extra = f"; parameters {shown}" if shown else ""
+    extra = f"; parameters {params}" if params else ""
     return OpError(f"{prim.name}: {detail}\n  operands: {operands}{extra}\n"
                    f"  at {format_site(code, lasti)}")
 

@@ -78,14 +78,21 @@ def scope_path(frames):
 class Record:
     """One operation on the tape: which primitive, on what, made where.
 
+    ``index`` numbers records in execution order (``pos`` is the position in
+    the global tape's list, renumbered when it compacts).  ``op`` is the
+    :class:`~tapegrad.primitive.Primitive`, ``params`` its static parameters.
     ``inputs`` are the operands as passed (tensors and constants); ``datas``
     their arrays at record time (the saved values, a tuple); ``mask`` has bit i
-    set when input i needs a gradient;
-    ``out`` the output array (a tuple for multi-output primitives).  ``stamp`` is
-    the global in-place
-    counter at record time: an input whose version is newer was modified after
-    it was saved.  ``code``/``lasti`` locate the user's source line (the line
-    number is worked out only when shown).
+    set when input i needs a gradient; ``out`` the output array (a tuple for
+    multi-output primitives).  Outside ``with Tape()``, a large output or
+    non-leaf input that the vjp does not read (the ``saves=`` option of
+    ``@primitive``) is replaced by a zero-strided placeholder of the same
+    shape and dtype.  A backward without ``retain_graph`` sets ``inputs``,
+    ``datas`` and ``out`` to None (``released``).  ``stamp`` is the global
+    in-place counter at record time: an input whose version is newer was
+    modified after it was saved.  ``code``/``lasti`` locate the user's source
+    line (the line number is worked out only when shown); ``scope`` is the
+    tuple of scope frames.
     """
 
     __slots__ = ("index", "op", "inputs", "datas", "params", "mask", "out",
@@ -159,17 +166,6 @@ class _GlobalTape:
             rec.pos = i
         self.refs = [r for r, _ in live]
         self.limit = max(2 * len(live), 1 << 16)
-
-    def reversed_from(self, pos):
-        """Live records at positions ``pos, pos-1, ..., 0``."""
-        refs = self.refs
-        for i in range(pos, -1, -1):
-            rec = refs[i]()
-            if rec is not None:
-                yield rec
-
-    def __len__(self):
-        return sum(r() is not None for r in self.refs)
 
 
 GLOBAL_TAPE = _GlobalTape()

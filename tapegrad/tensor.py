@@ -7,7 +7,7 @@ an array the tape saved, or one a user holds from ``.numpy()``, stays valid.
 import numpy
 
 from .backend import ndarray, xp
-from .errors import InPlaceError, OpError, describe, format_site, here
+from .errors import InPlaceError, OpError, describe, here
 from .state import STATE
 
 #: Exact types treated as tensors on the hot path (``Tensor`` and its subclasses).
@@ -485,12 +485,6 @@ def _plain_index(index):
     if type(index) in TENSOR_TYPES:
         return index._data
     return index
-
-
-def describe_record(t):
-    """'made by mul at model.py:12' or 'a leaf'."""
-    rec = t._record
-    return f"made by {rec.op.name} at {format_site(rec.code, rec.lasti)}" if rec else "a leaf"
 
 
 from . import ops  # noqa: E402  (ops needs Tensor defined first)

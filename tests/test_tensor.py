@@ -104,6 +104,7 @@ def test_integer_and_bool_tensors_exist_for_indices_and_masks():
     (lambda: tg.full((2, 2), 1.5), numpy.full((2, 2), 1.5, numpy.float32)),
     (lambda: tg.full((3,), 7), numpy.full(3, 7, numpy.int64)),
     (lambda: tg.full((2,), True), numpy.full(2, True)),
+    (lambda: tg.full(numpy.int64(3), 0.5), numpy.full(3, 0.5, numpy.float32)),
     (lambda: tg.arange(5), numpy.arange(5, dtype=numpy.int64)),
     (lambda: tg.arange(1, 7, 2), numpy.arange(1, 7, 2, dtype=numpy.int64)),
     (lambda: tg.arange(0.0, 1.0, 0.25), numpy.arange(0, 1, 0.25, dtype=numpy.float32)),

@@ -3,8 +3,8 @@ import functools
 
 import numpy
 
-from ..backend import ndarray, xp
-from ..errors import OpError, here
+from ..backend import xp
+from ..errors import OpError, describe, here
 from ..tensor import TENSOR_TYPES, Tensor
 
 
@@ -30,16 +30,11 @@ def nondifferentiable(fn):
             out = fn(*datas, **kwargs)
         except Exception as exc:
             raise OpError(f"{fn.__name__}: {type(exc).__name__}: {exc}\n  operands: "
-                          f"{', '.join(_describe(a) for a in args)}\n  at {here()}") from None
+                          f"{', '.join(describe(a) for a in args)}\n  at {here()}") from None
         out = xp.asarray(out)
         out.flags.writeable = False
         return Tensor._make(out, None, -1)
     return call
-
-
-def _describe(a):
-    from ..errors import describe
-    return describe(a)
 
 
 def normalize_axes(axis, ndim, opname, operand=None):
@@ -50,7 +45,7 @@ def normalize_axes(axis, ndim, opname, operand=None):
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, (int, numpy.integer)) else tuple(axis)
-    of = "" if operand is None else f" of {_describe(operand)}"
+    of = "" if operand is None else f" of {describe(operand)}"
     out = []
     for a in axes:
         if not isinstance(a, (int, numpy.integer)):
@@ -70,10 +65,10 @@ def normalize_axis(axis, ndim, opname, operand=None):
     return normalize_axes(axis, ndim, opname, operand)[0]
 
 
-def pick(dim, axis, default, opname):
+def pick(dim, axis, opname):
     """PyTorch's ``dim`` or NumPy's ``axis`` (both accepted; not both)."""
     if axis is not None:
-        if dim is not None and dim is not default:
+        if dim is not None:
             raise OpError(f"{opname}: give dim or axis, not both. At {here()}")
         return axis
     return dim

@@ -112,7 +112,7 @@ def sum_to_shape(g, shape):
 
 # -------------------------------------------------------------- public API
 def _axes_kw(x, dim, keepdim, axis, keepdims, opname):
-    d = pick(dim, axis, None, opname)
+    d = pick(dim, axis, opname)
     k = keepdim if keepdims is None else keepdims
     return normalize_axes(d, x.ndim, opname, x), bool(k)
 
