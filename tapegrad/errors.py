@@ -35,17 +35,34 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _USER_CODE_IN_PACKAGE = frozenset({os.path.join(_PACKAGE_DIR, "viz", "models.py")})
 
 
+#: filename -> True for files inside tapegrad, filled in as frames are met (the
+#: primitive call path reads it directly to skip the walk for user files).
+INTERNAL_FILES = {}
+
+
 def is_internal(filename):
     """True for frames inside the tapegrad package (skipped when finding the user's line)."""
     return filename.startswith(_PACKAGE_DIR) and filename not in _USER_CODE_IN_PACKAGE
 
 
-def user_frame(depth=1):
-    """The innermost frame outside tapegrad, for error messages raised now."""
+def user_site(depth=1):
+    """(code, offset) of the innermost caller outside the tapegrad package.
+
+    Starts ``depth`` frames above the caller; the line number itself is worked
+    out only when shown (``f_lineno`` is slow to compute on every operation).
+    """
     f = sys._getframe(depth)
-    while f is not None and is_internal(f.f_code.co_filename):
+    internal = INTERNAL_FILES
+    while f is not None:
+        code = f.f_code
+        fn = code.co_filename
+        flag = internal.get(fn)
+        if flag is None:
+            flag = internal[fn] = is_internal(fn)
+        if not flag:
+            return code, f.f_lasti
         f = f.f_back
-    return f
+    return None, 0
 
 
 def line_of(code, lasti):
@@ -67,8 +84,7 @@ def format_site(code, lasti):
 
 def here():
     """``file.py:12`` of the user's current line."""
-    f = user_frame(2)
-    return format_site(f.f_code, f.f_lasti) if f is not None else "<unknown>"
+    return format_site(*user_site(2))
 
 
 def describe(value):

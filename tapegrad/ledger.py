@@ -11,7 +11,7 @@ import weakref
 
 from .backend import xp
 from .errors import format_site
-from .tape import scope_path
+from .tape import innermost_step, scope_path
 
 
 class Contribution:
@@ -36,10 +36,7 @@ class Contribution:
     @property
     def step(self):
         """Innermost time step of the scope path, or None."""
-        for frame in reversed(self._scope):
-            if frame.step is not None:
-                return frame.step
-        return None
+        return innermost_step(self._scope)
 
     @property
     def site(self):

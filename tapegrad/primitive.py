@@ -25,7 +25,8 @@ import sys
 import weakref
 
 from .backend import ndarray, xp
-from .errors import AnomalyError, OpError, TapegradError, describe, format_site, is_internal
+from .errors import (INTERNAL_FILES, AnomalyError, OpError, TapegradError, describe,
+                     format_site, user_site as _user_site)
 from .state import STATE
 from .tape import GLOBAL_TAPE, Record
 from .tensor import TENSOR_TYPES, Tensor, freeze_arrays as _freeze_arrays
@@ -35,7 +36,6 @@ REGISTRY = {}
 
 _getframe = sys._getframe
 _NO_PARAMS = {}   # shared by records of calls without static parameters (never mutated)
-_internal_files = {}
 
 
 class Primitive:
@@ -103,7 +103,7 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
     wref = weakref.ref
     make = Tensor._make
     trusted = prim.trusted
-    internal = _internal_files
+    internal = INTERNAL_FILES
 
     max_args = sys.maxsize if n_inputs is None else n_inputs
     new = object.__new__
@@ -278,26 +278,6 @@ def _bind_static(prim, args, params, n_inputs, static):
                           f"{format_site(*_user_site())}")
         params[name] = value
     return args[:n_inputs], params
-
-
-def _user_site(depth=1):
-    """(code, offset) of the innermost caller outside the tapegrad package.
-
-    Starts ``depth`` frames above the caller; the line number itself is worked
-    out only when shown (``f_lineno`` is slow to compute on every operation).
-    """
-    f = _getframe(depth)
-    internal = _internal_files
-    while f is not None:
-        code = f.f_code
-        fn = code.co_filename
-        flag = internal.get(fn)
-        if flag is None:
-            flag = internal[fn] = is_internal(fn)
-        if not flag:
-            return code, f.f_lasti
-        f = f.f_back
-    return None, 0
 
 
 def forward_error(prim, args, datas, params, exc):

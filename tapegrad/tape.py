@@ -75,6 +75,14 @@ def scope_path(frames):
     return "/".join(str(f) for f in frames)
 
 
+def innermost_step(frames):
+    """The time step of the innermost scope frame that has one, or None."""
+    for frame in reversed(frames):
+        if frame.step is not None:
+            return frame.step
+    return None
+
+
 class Record:
     """One operation on the tape: which primitive, on what, made where.
 
@@ -132,10 +140,7 @@ class Record:
     @property
     def step(self):
         """Innermost time step in the scope path, or None."""
-        for frame in reversed(self.scope):
-            if frame.step is not None:
-                return frame.step
-        return None
+        return innermost_step(self.scope)
 
     def __repr__(self):
         state = " released" if self.released else ""
