@@ -59,6 +59,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if type(x) not in TENSOR_TYPES or not x.requires_grad:
             raise OpError(f"grad: input {i} does not require grad, so it has no gradient; "
                           f"create it with requires_grad=True. At {here()}")
+    for i, o in enumerate(outs):
+        if type(o) not in TENSOR_TYPES:
+            raise OpError(f"grad: output {i} is a {type(o).__name__}, not a tensor; pass the "
+                          f"tensors the loss was computed as. At {here()}")
     roots = []
     for o, go in zip(outs, gos):
         if not o.requires_grad:
@@ -82,8 +86,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         g = sweep.leaf_grads.get(x) if x._record is None else sweep.captured.get(id(x))
         if g is None:
             if not allow_unused:
+                why = ("" if any(o.requires_grad for o in outs) else
+                       " (no output requires grad: none was recorded from a tensor that "
+                       "requires grad, or they were computed under no_grad())")
                 raise OpError(f"grad: input {i} (shape {x.shape}) was not used to compute the "
-                              f"outputs; pass allow_unused=True to get None for it. At {here()}")
+                              f"outputs{why}; pass allow_unused=True to get None for it. "
+                              f"At {here()}")
             results.append(None)
         elif type(g) in TENSOR_TYPES:
             results.append(g)

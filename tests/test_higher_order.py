@@ -189,3 +189,17 @@ def test_a_gradient_that_is_constant_in_x_is_unused_at_second_order():
     with pytest.raises(tg.OpError, match="allow_unused"):
         tg.grad(g.sum(), x)
     assert tg.grad(g.sum(), x, allow_unused=True) == (None,)
+
+
+def test_grad_of_an_output_that_is_not_a_tensor_names_it():
+    x = tg.tensor([1.0], requires_grad=True)
+    with pytest.raises(tg.OpError, match="output 0 is a float, not a tensor"):
+        tg.grad(1.5, x)
+
+
+def test_grad_when_no_output_requires_grad_says_so():
+    x = tg.tensor([1.0], requires_grad=True)
+    with tg.no_grad():
+        y = x * 2.0
+    with pytest.raises(tg.OpError, match="not used .*no output requires grad.*allow_unused"):
+        tg.grad(y, x)
