@@ -22,6 +22,7 @@ gradient) and return ``None`` for the others, to skip work.
 import functools
 import inspect
 import sys
+import warnings
 import weakref
 
 from .backend import ndarray, xp
@@ -117,6 +118,7 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
         needs = 0          # bit i set: input i requires grad
         bit = 1
         tensors = False
+        arrays = False     # a plain ndarray among the operands (a constant)
         for a in args:
             if type(a) in tensor_types:
                 tensors = True
@@ -124,10 +126,14 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
                 if a.requires_grad:
                     needs |= bit
             else:
+                if type(a) is ndarray:
+                    arrays = True
                 datas.append(a)
             bit <<= 1
         if not tensors:                         # plain arrays: just the forward
             return forward(*args, **params)
+        if arrays and (not trusted or (needs and state.grad_enabled)):
+            args, datas = _own_constants(args, datas)
         if not trusted:
             _freeze_arrays(datas)
         try:
@@ -193,6 +199,12 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
     call.primitive = prim
     prim.call = call
     call.defvjp = prim.defvjp
+    replaced = REGISTRY.get(prim.name)
+    if replaced is not None and replaced.trusted and not prim.trusted:
+        warnings.warn(f"primitive {prim.name!r} takes the name of tapegrad's built-in "
+                      f"{prim.name!r} in tapegrad.REGISTRY (what the tests and tools list); the "
+                      f"built-in function itself is unchanged. Pass name=... to keep both listed.",
+                      stacklevel=2)
     REGISTRY[prim.name] = prim
     return call
 
@@ -233,6 +245,22 @@ def _placeholder(a):
             _placeholders.clear()
         p = _placeholders[key] = xp.broadcast_to(xp.zeros((), a.dtype), a.shape)
     return p
+
+
+def _own_constants(args, datas):
+    """Replace writable NumPy constants by read-only copies, before they are saved.
+
+    The tape must not see a constant change under it (``y = x * a; a[0] = 9``
+    would silently change the gradient), and the caller's array must stay
+    writable, so the record keeps a private copy.
+    """
+    args = list(args)
+    for i, a in enumerate(args):
+        if type(a) is ndarray and a.flags.writeable:
+            a = a.copy()
+            a.flags.writeable = False
+            args[i] = datas[i] = a
+    return tuple(args), datas
 
 
 def _drop_unsaved(rec, saves):

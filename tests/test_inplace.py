@@ -187,3 +187,29 @@ def test_a_user_primitive_cannot_write_into_its_inputs():
     with pytest.raises(tg.OpError, match="scribble.*read-only"):
         scribble(x)
     numpy.testing.assert_array_equal(x.numpy(), [1.0, 2.0])
+
+
+# --- NumPy constants: the tape keeps its own copy -------------------------------------------
+def test_changing_a_numpy_constant_after_recording_does_not_change_the_gradient():
+    x = tg.tensor([1.0, 2.0], requires_grad=True, dtype=tg.float64)
+    a = numpy.array([3.0, 4.0])
+    y = (x * a).sum()
+    a[0] = 9.0                                  # the caller's array stays writable ...
+    y.backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])   # ... the tape saw the old one
+
+
+def test_a_user_primitive_does_not_freeze_the_callers_constant():
+    @tg.primitive
+    def scaled(x, c):
+        return x * c
+
+    @scaled.defvjp
+    def _(g, out, x, c):
+        return g * c, None
+
+    c = numpy.array([2.0, 2.0])
+    x = tg.tensor([1.0, 1.0], requires_grad=True, dtype=tg.float64)
+    scaled(x, c).sum().backward()
+    assert c.flags.writeable
+    numpy.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])

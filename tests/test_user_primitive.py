@@ -248,3 +248,15 @@ def test_a_primitive_without_a_vjp_says_so_in_backward():
 
     with pytest.raises(tg.TapegradError, match="forgot_vjp.*defvjp"):
         forgot_vjp(leaf([1.0])).sum().backward()
+
+
+def test_a_user_primitive_named_like_a_built_in_warns_and_leaves_the_built_in_alone():
+    builtin = tg.REGISTRY["sin"]
+    try:
+        with pytest.warns(UserWarning, match="takes the name of tapegrad's built-in 'sin'"):
+            @tg.primitive
+            def sin(x):
+                return x * 0.0
+        assert tg.sin(tg.tensor([0.5])).numpy()[0] == pytest.approx(numpy.sin(0.5))
+    finally:
+        tg.REGISTRY["sin"] = builtin
