@@ -479,12 +479,23 @@ def freeze_arrays(arrays):
 
 
 def _plain_index(index):
-    """An index with tensors replaced by their arrays (NumPy indexing semantics)."""
+    """An index with tensors replaced by their arrays (NumPy indexing semantics).
+
+    A writable NumPy index array is copied: the tape keeps the index for the
+    backward scatter, and a later write into the caller's array must not move it.
+    """
     if type(index) is tuple:
-        return tuple(i._data if type(i) in TENSOR_TYPES else i for i in index)
-    if type(index) in TENSOR_TYPES:
-        return index._data
-    return index
+        return tuple(_index_part(i) for i in index)
+    return _index_part(index)
+
+
+def _index_part(i):
+    if type(i) in TENSOR_TYPES:
+        return i._data
+    if type(i) is ndarray and i.flags.writeable:
+        i = i.copy()
+        i.flags.writeable = False
+    return i
 
 
 from . import ops  # noqa: E402  (ops needs Tensor defined first)

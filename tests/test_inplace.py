@@ -213,3 +213,13 @@ def test_a_user_primitive_does_not_freeze_the_callers_constant():
     scaled(x, c).sum().backward()
     assert c.flags.writeable
     numpy.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_changing_a_numpy_index_after_recording_does_not_move_the_gradient():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True, dtype=tg.float64)
+    idx = numpy.array([0, 0, 2])
+    y = x[idx].sum()
+    idx[:] = 1
+    y.backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), [2.0, 0.0, 1.0])
+    assert idx.flags.writeable
