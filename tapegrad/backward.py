@@ -199,13 +199,13 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
                 cots = (cots,)
             elif type(cots) is not tuple or len(cots) != len(inputs):
                 cots = _per_input(rec, cots)
-            i = 0
+            k = 0                       # input position
             for a in inputs:
-                if mask >> i & 1:
-                    c = cots[i]
+                if mask >> k & 1:
+                    c = cots[k]
                     data = a._data
                     if type(c) is not ndarray or c.shape != data.shape or c.dtype != data.dtype:
-                        c = _fit(c, a, rec, i, False)
+                        c = _fit(c, a, rec, k, False)
                     parent = a._record
                     if parent is None or a._slot >= 0:
                         sweep.add_to(a, c, rec)
@@ -217,7 +217,7 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
                             prev += c
                         else:
                             sweep.add(parent, -1, c)
-                i += 1
+                k += 1
         if not retain_graph:
             rec.out = rec.inputs = rec.datas = None
     return sweep
