@@ -293,7 +293,7 @@ def _cast_sampler(draw, s, dtype):
     return (x,), {"dtype": numpy.dtype(numpy.float64 if dtype == numpy.float32 else numpy.float32)}
 
 
-@primitive(sampler=_cast_sampler, reference=lambda x, dtype: x.astype(dtype))
+@primitive(sampler=_cast_sampler, reference=lambda x, dtype: x.astype(dtype), saves=())
 def cast(x, *, dtype):
     """Convert to ``dtype``; the gradient is converted back to the input's dtype."""
     return x.astype(dtype)

@@ -112,7 +112,7 @@ def _index_add_ref(g, index, shape):
     return z
 
 
-@primitive(sampler=_index_add_sampler, reference=_index_add_ref)
+@primitive(sampler=_index_add_sampler, reference=_index_add_ref, saves=())
 def index_add(g, *, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices add up).
 
