@@ -39,6 +39,27 @@ def _check_dtypes(params, x, keys):
     return dtype
 
 
+def _project(params, x):
+    """The input projection of all steps in one product: (x as (T*B, I), x W_ih^T + biases)."""
+    T, B, I = x.shape
+    x2 = x.reshape(T * B, I)
+    xproj = x2 @ params["weight_ih"].T + (params["bias_ih"] + params["bias_hh"])
+    return x2, xproj.reshape(T, B, -1)
+
+
+def _recurrent_grads(grads, dz_all, x2, hs):
+    """Weight and bias gradients of the recurrence from all steps' pre-activation gradients.
+
+    One product over all steps each: ``dz_all`` (T, B, G*H), ``hs[t]`` the state before step t.
+    """
+    dz2 = dz_all.reshape(x2.shape[0], -1)
+    db = dz2.sum(axis=0)
+    grads["weight_ih"] = dz2.T @ x2
+    grads["weight_hh"] = dz2.T @ hs[:-1].reshape(x2.shape[0], -1)
+    grads["bias_ih"] = db
+    grads["bias_hh"] = db.copy()
+
+
 def _uniform(rng, shape, bound, dtype):
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
@@ -99,15 +120,14 @@ def lstm_step(params, x, targets):
     same keys and shapes as ``params``.
     """
     dtype = _check_dtypes(params, x, LSTM_KEYS)
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+    W_hh = params["weight_hh"]
     W_out, b_out = params["W_out"], params["b_out"]
-    T, B, I = x.shape
+    T, B, _ = x.shape
     H = W_hh.shape[1]
     N = T * B
 
     # Forward. Input projection for all steps in one matmul.
-    x2 = x.reshape(N, I)
-    xproj = (x2 @ W_ih.T + (params["bias_ih"] + params["bias_hh"])).reshape(T, B, 4 * H)
+    x2, xproj = _project(params, x)
 
     hs = np.zeros((T + 1, B, H), dtype)   # hs[t + 1] is h after step t; hs[0] = 0
     cs = np.zeros((T + 1, B, H), dtype)
@@ -162,12 +182,7 @@ def lstm_step(params, x, targets):
         dc_next = dc * f
         dh_next = dz @ W_hh
 
-    dz2 = dz_all.reshape(N, 4 * H)
-    db = dz2.sum(axis=0)
-    grads["weight_ih"] = dz2.T @ x2
-    grads["weight_hh"] = dz2.T @ hs[:-1].reshape(N, H)
-    grads["bias_ih"] = db
-    grads["bias_hh"] = db.copy()
+    _recurrent_grads(grads, dz_all, x2, hs)
     return loss, grads
 
 
@@ -181,14 +196,12 @@ def elman_step(params, x, target):
     ``target`` is (1, C) or (C,). Returns ``(loss, grads)``.
     """
     dtype = _check_dtypes(params, x, ELMAN_KEYS)
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+    W_hh = params["weight_hh"]
     W_out, b_out = params["W_out"], params["b_out"]
-    T, B, I = x.shape
+    T, B, _ = x.shape
     H = W_hh.shape[1]
-    N = T * B
 
-    x2 = x.reshape(N, I)
-    xproj = (x2 @ W_ih.T + (params["bias_ih"] + params["bias_hh"])).reshape(T, B, H)
+    x2, xproj = _project(params, x)
     hs = np.zeros((T + 1, B, H), dtype)
     for t in range(T):
         hs[t + 1] = np.tanh(xproj[t] + hs[t] @ W_hh.T)
@@ -205,12 +218,7 @@ def elman_step(params, x, target):
         dz_all[t] = dh * (1 - h * h)
         dh = dz_all[t] @ W_hh
 
-    dz2 = dz_all.reshape(N, H)
-    db = dz2.sum(axis=0)
-    grads["weight_ih"] = dz2.T @ x2
-    grads["weight_hh"] = dz2.T @ hs[:-1].reshape(N, H)
-    grads["bias_ih"] = db
-    grads["bias_hh"] = db.copy()
+    _recurrent_grads(grads, dz_all, x2, hs)
     return loss, grads
 
 
