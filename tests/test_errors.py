@@ -25,7 +25,7 @@ def user_outer(x, y):
 
 
 CASES = {
-    "split sizes": (lambda: tg.split_sizes(t((2, 5)), sizes=(2, 2), axis=1),
+    "split_sizes sizes": (lambda: tg.split_sizes(t((2, 5)), sizes=(2, 2), axis=1),
                     ["split_sizes", "add up to 4", "(2, 5)", "float64"]),
     "matmul inner dims": (lambda: t((3, 4)) @ t((5, 2)),
                           ["matmul", "(3, 4)", "(5, 2)", "float64", "transpose"]),

@@ -56,7 +56,7 @@ def test_nested_structures_round_trip_with_their_types(tmp_path):
         "arrays": [numpy.array(["ab", "c"]), numpy.array([True, False]),
                    numpy.zeros((0, 3)), numpy.array(7, dtype=numpy.int16),
                    numpy.arange(4, dtype=numpy.complex128)],
-        (1, "a"): "tuple key", 2.5: "float key", True: "bool key", None: "none key",
+        (1, "a"): "tuple key", 2.5: "float key", False: "bool key", None: "none key",
         "1": "string key next to int key 1", 1: "int key",
         "empty": {}, "empty_list": [], "empty_tuple": (),
     }

@@ -221,7 +221,7 @@ def test_root_must_be_a_recorded_tensor_or_tape():
 
 def test_a_tape_can_be_drawn(elman):
     with tg.Tape() as tape:
-        net = elman(steps=2)
+        elman(steps=2)
     d = draw(tape)
     assert len(clusters(d.source)) == 2
     assert d.graph.has_grad and d.ledger("W_hh")[1].norm > 0
