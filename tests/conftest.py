@@ -5,6 +5,8 @@ import shutil
 import pytest
 from hypothesis import settings
 
+from tests.browser import start_browser
+
 DOT_INSTALL_HINT = (
     "Graphviz 'dot' program not found on PATH; install Graphviz: "
     "'apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS) "
@@ -61,3 +63,11 @@ def requires_dot():
 def dot_policy():
     """The ``check_dot`` function itself, for tests of the skip/fail policy."""
     return check_dot
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (Selenium driver) shared by the session; see ``tests/browser.py``."""
+    driver = start_browser()
+    yield driver
+    driver.quit()
