@@ -18,9 +18,9 @@ import tracemalloc
 
 import numpy
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
-from nn.utils import checkpoint_sequence
+from tapegrad.nn.utils import checkpoint_sequence
 
 
 def lstm_step(cell):

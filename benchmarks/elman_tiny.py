@@ -28,7 +28,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-import nn  # noqa: E402
+import tapegrad.nn as nn  # noqa: E402
 import reference_numpy as ref  # noqa: E402  (beside this script)
 import tapegrad as tg  # noqa: E402
 

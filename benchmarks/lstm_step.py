@@ -33,11 +33,11 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
+import tapegrad.nn as nn  # noqa: E402
+import tapegrad.nn.functional as F  # noqa: E402
 import reference_numpy as ref  # noqa: E402  (beside this script)
 import tapegrad as tg  # noqa: E402
-from nn.utils import checkpoint_sequence  # noqa: E402
+from tapegrad.nn.utils import checkpoint_sequence  # noqa: E402
 
 B, I, H, C, T = 32, 64, 128, 64, 64
 

@@ -1,4 +1,12 @@
-"""tapegrad.nn: layers, losses and recurrent networks built only from tapegrad operations."""
+"""tapegrad.nn: layers, losses and recurrent networks built only from tapegrad operations.
+
+This folder sits at the top of the repository and is installed (and, in a
+checkout, linked) as the subpackage ``tapegrad.nn``: ``import tapegrad.nn as nn``.
+"""
+if __name__ != "tapegrad.nn":
+    raise ImportError(f"the layers are imported as `import tapegrad.nn as nn`, not as "
+                      f"`import {__name__}` (a generic top-level name that could clash with "
+                      f"other packages; it would also give a second copy of every class)")
 from . import functional, init
 from .layers import (ELU, Conv1d, Dropout, Embedding, LayerNorm, LeakyReLU, Linear, LogSoftmax,
                      ReLU, Sigmoid, Softmax, Softplus, Tanh)

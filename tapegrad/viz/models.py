@@ -4,15 +4,18 @@ Each builds a one-layer network from the ``nn`` modules, runs it over ``steps``
 random inputs, and returns ``(loss, model)``: the squared error of a linear
 read-out of the last step's output -- a loss at the end of the sequence, so
 the drawing shows how much each earlier step contributes to ``W.grad``.
+
+These are example *user* code for the drawing command (``tapegrad-draw``): they
+sit above both ``tapegrad.viz`` and ``tapegrad.nn``; the drawing library itself
+never imports ``nn``, and ``import tapegrad.viz`` does not import this module.
 """
 import tapegrad
+import tapegrad.nn as nn
 
 MODELS = ("elman", "jordan", "lstm", "gru")
 
 
 def _net(kind, inputs, hidden, forget_bias):
-    import nn   # the nn package ships with tapegrad; imported only when a model is built
-
     class Net(nn.Module):
         def __init__(self):
             super().__init__()

@@ -3,9 +3,9 @@ per checkpointed call, replayed dropout, nested arguments/outputs, and every err
 import numpy
 import pytest
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
-from nn.utils import checkpoint, checkpoint_sequence
+from tapegrad.nn.utils import checkpoint, checkpoint_sequence
 
 F64 = tg.float64
 T = 50

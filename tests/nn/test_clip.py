@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tapegrad as tg
-from nn.utils import NonFiniteNormError, clip_grad_norm_, clip_grad_value_
+from tapegrad.nn.utils import NonFiniteNormError, clip_grad_norm_, clip_grad_value_
 
 
 def _params_with_grads(*grads):

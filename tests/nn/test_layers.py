@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import nn
-import nn.functional as F
+import tapegrad.nn as nn
+import tapegrad.nn.functional as F
 import tapegrad as tg
 
 F64 = tg.float64

@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import nn
-import nn.functional as F
+import tapegrad.nn as nn
+import tapegrad.nn.functional as F
 import tapegrad as tg
 
 

@@ -4,7 +4,7 @@ import pathlib
 import numpy
 import pytest
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 
 

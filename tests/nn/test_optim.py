@@ -4,10 +4,10 @@ float64, parameter groups, state dicts (through nn.save/nn.load) and every user 
 import numpy
 import pytest
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
-from nn.optim import SGD, Adagrad, Adam, AdamW, OptimizerError, RMSprop
-from nn.optim.lr_scheduler import CosineAnnealingLR, StepLR
+from tapegrad.nn.optim import SGD, Adagrad, Adam, AdamW, OptimizerError, RMSprop
+from tapegrad.nn.optim.lr_scheduler import CosineAnnealingLR, StepLR
 
 A = numpy.array([1.0, 2.0, 0.5])
 B = numpy.array([0.3, -1.0, 2.0])

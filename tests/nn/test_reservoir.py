@@ -3,7 +3,7 @@ readout with washout, and that it learns one-step sine prediction and a delayed 
 import numpy
 import pytest
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 
 F64 = tg.float64

@@ -1,8 +1,8 @@
 """The four sequence shapes, each trained briefly on a tiny task (plain SGD written out)."""
 import numpy
 
-import nn
-import nn.functional as F
+import tapegrad.nn as nn
+import tapegrad.nn.functional as F
 import tapegrad as tg
 
 

@@ -10,10 +10,10 @@ import zipfile
 import numpy
 import pytest
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
-from nn import serialization
-from nn.serialization import CheckpointError
+from tapegrad.nn import serialization
+from tapegrad.nn.serialization import CheckpointError
 
 
 def _roundtrip(obj, tmp_path):
@@ -317,8 +317,8 @@ _CRASHING_SAVE = """
 import os
 import sys
 import numpy
-import nn
-from nn import serialization
+import tapegrad.nn as nn
+from tapegrad.nn import serialization
 
 written = []
 real = serialization._write_entry

@@ -5,11 +5,8 @@ import inspect
 
 import pytest
 
-import nn
-import nn.functional as F
-import nn.init
-import nn.optim
-import nn.utils
+import tapegrad.nn as nn
+import tapegrad.nn.functional as F
 
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 

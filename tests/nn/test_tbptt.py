@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
-from nn.utils import TruncatedBPTT, detach_state, tbptt_windows
+from tapegrad.nn.utils import TruncatedBPTT, detach_state, tbptt_windows
 
 F64 = tg.float64
 

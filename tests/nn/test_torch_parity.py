@@ -3,8 +3,8 @@ NumPy), same inputs -> same outputs, final states, and parameter and input gradi
 import numpy
 import pytest
 
-import nn
-import nn.functional as F
+import tapegrad.nn as nn
+import tapegrad.nn.functional as F
 import tapegrad as tg
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity tests need it")

@@ -6,7 +6,7 @@ import numpy
 import pytest
 from hypothesis import given, strategies as st
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 from tapegrad.viz import DrawError, draw
 from tapegrad.viz.gradients import signed_share

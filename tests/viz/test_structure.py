@@ -287,7 +287,7 @@ def test_show_chooses_the_label_lines(elman):
 
 
 def test_bidirectional_two_layer_layer_draws_a_cluster_per_direction_and_step():
-    import nn
+    import tapegrad.nn as nn
     tg.manual_seed(0)
     gru = nn.GRU(3, 4, num_layers=2, bidirectional=True)
     out, _ = gru(tg.randn(3, 1, 3))
