@@ -4,6 +4,7 @@ Tensors record the operations applied to them on a tape (a Wengert list);
 ``backward`` sweeps it in reverse.  See the docs for the tape, the primitives
 and gradient checking.
 """
+from . import methods  # noqa: F401  (attaches Tensor's operators and methods)
 from .anomaly import detect_anomaly
 from .backward import grad
 from .creation import (arange, bool_, default_generator, eye, float16, float32, float64,

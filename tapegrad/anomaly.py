@@ -1,5 +1,5 @@
 """``detect_anomaly``: stop at the first operation that produces NaN or Inf."""
-from .state import STATE
+from .state import MODES
 
 
 class detect_anomaly:
@@ -13,9 +13,9 @@ class detect_anomaly:
         self.enabled = enabled
 
     def __enter__(self):
-        self._prev = STATE.anomaly
-        STATE.anomaly = self.enabled
+        self._prev = MODES.anomaly
+        MODES.anomaly = self.enabled
         return self
 
     def __exit__(self, *exc):
-        STATE.anomaly = self._prev
+        MODES.anomaly = self._prev

@@ -5,18 +5,19 @@ output slot for multi-output primitives); only leaves (and tensors that asked
 with ``retain_grad``) get ``.grad``.  The first contribution to a slot is
 stored by reference; the second creates a fresh array that the sweep owns, and
 only owned arrays are added into in place -- an array a vjp returned is never
-written to.  Broadcast reduction and the shape/dtype check of every cotangent
-happen here, once, not in each vjp.
+written to.  Each record's vjp is called through :func:`tapegrad.vjp.input_cotangents`,
+which does the broadcast reduction and the shape/dtype check of every cotangent
+once, not in each vjp.
 """
 import weakref
 
 from .backend import ndarray, xp
-from .errors import AnomalyError, BackwardError, OpError, PrimitiveBugError, here
+from .errors import BackwardError, OpError, here
 from .grad_mode import enable_grad, no_grad
-from .ledger import Ledger
-from .state import STATE
-from .tape import GLOBAL_TAPE, RETAINED, needs_kwargs, retained_for
-from .tensor import TENSOR_TYPES, Tensor, freeze_arrays as _freeze_arrays
+from .ledger import ContributionLog
+from .tape import GLOBAL_TAPE, RETAINED, retained_for
+from .tensor import TENSOR_TYPES, Tensor
+from .vjp import input_cotangents
 
 
 def backward(tensor, gradient=None, retain_graph=False, keep_contributions=False):
@@ -27,7 +28,7 @@ def backward(tensor, gradient=None, retain_graph=False, keep_contributions=False
             f"recorded on the tape; at {here()}. Give some input requires_grad=True, and do "
             f"not compute it under no_grad().")
     seed = _seed(tensor, gradient, "backward")
-    ledger = Ledger(keep_contributions)
+    ledger = ContributionLog(keep_contributions)
     with no_grad():
         sweep = _sweep([(tensor, seed)], retain_graph=retain_graph,
                        create_graph=False, ledger=ledger)
@@ -144,12 +145,26 @@ def _check_gradient_shape(tensor, shape, opname):
                             f"{tensor.shape}; they must match. At {here()}")
 
 
+def tape_gradient(tape, target, sources, output_gradient=None):
+    """``Tape.gradient``: gradients of ``target`` w.r.t. ``sources`` through ``tape``'s records.
+
+    ``sources`` may be one tensor or a sequence; the result has the same
+    structure.  A source the target does not depend on gets ``None``.
+    Keeps the tape's saved values (it can be called again).
+    """
+    single = not isinstance(sources, (list, tuple))
+    srcs = [sources] if single else list(sources)
+    grads = grad(target, srcs, grad_outputs=output_gradient, retain_graph=True,
+                 allow_unused=True, records=tape.records)
+    return grads[0] if single else grads
+
+
 def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, ledger=None):
     """The reverse pass.  Returns the :class:`_Sweep` (its leaf_grads, leaf_owned, captured).
 
-    The loop body is the hot path of every backward: the common case (a
-    built-in single-output primitive in an ordinary backward) runs inline; the
-    rest goes through :func:`_general_step`.
+    Walks the records from the latest root back, calling
+    :func:`~tapegrad.vjp.input_cotangents` once for each record a cotangent
+    reached, and stops as soon as no cotangent is pending.
     """
     sweep = _Sweep(create_graph, ledger, capture)
     table = sweep.table
@@ -168,8 +183,7 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
     # or one made for an explicit Tape's records)
     refs = GLOBAL_TAPE.refs if records is None else [weakref.ref(r) for r in records[:start + 1]]
 
-    state = STATE
-    general = create_graph or bool(sweep.wanted) or bool(RETAINED) or state.anomaly
+    noted = bool(sweep.wanted) or bool(RETAINED)
     owned = sweep.owned
     pop = table.pop
     for i in range(start, -1, -1):
@@ -183,41 +197,26 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
             if not table:
                 break
             continue
-        op = rec.op
-        if general or not op.trusted or op.multi or rec.inputs is None \
-                or rec.stamp != state.mutations:
-            _general_step(sweep, rec, g)
-        else:
-            inputs = rec.inputs
-            params = rec.params
-            mask = rec.mask
-            if op.vjp_takes_needs:
-                params = needs_kwargs(params, mask, len(inputs))
-            cots = op.vjp(g, rec.out, *rec.datas, **params) if params else \
-                op.vjp(g, rec.out, *rec.datas)
-            if len(inputs) == 1:
-                cots = (cots,)
-            elif type(cots) is not tuple or len(cots) != len(inputs):
-                cots = _per_input(rec, cots)
-            k = 0                       # input position
-            for a in inputs:
-                if mask >> k & 1:
-                    c = cots[k]
-                    data = a._data
-                    if type(c) is not ndarray or c.shape != data.shape or c.dtype != data.dtype:
-                        c = _fit(c, a, rec, k, False)
-                    parent = a._record
-                    if parent is None or a._slot >= 0:
-                        sweep.add_to(a, c, rec)
-                    else:
-                        prev = table.get(parent)
-                        if prev is None:
-                            table[parent] = c
-                        elif parent in owned:
-                            prev += c
-                        else:
-                            sweep.add(parent, -1, c)
-                k += 1
+        if type(rec.out) is tuple:
+            g = tuple(g.get(i) if g.get(i) is not None else _zeros(o, create_graph)
+                      for i, o in enumerate(rec.out))
+        cots = input_cotangents(rec, g, create_graph)
+        if noted:
+            sweep.note(rec, g)
+        for a, c in zip(rec.inputs, cots):
+            if c is None:
+                continue
+            parent = a._record
+            if parent is None or a._slot >= 0 or create_graph:
+                sweep.add_to(a, c, rec)
+            else:                       # the common case, inline: a single-output parent
+                prev = table.get(parent)
+                if prev is None:
+                    table[parent] = c
+                elif parent in owned:
+                    prev += c
+                else:
+                    sweep.add(parent, -1, c)
         if not retain_graph:
             rec.out = rec.inputs = rec.datas = None
     return sweep
@@ -284,80 +283,13 @@ class _Sweep:
             table[slot] = total if type(total) is ndarray else xp.asarray(total)
             owned.add(key)
 
-    def route(self, rec, cots):
-        """Check and add the cotangents a vjp returned for each input that needs one."""
-        inputs = rec.inputs
-        if len(inputs) == 1 and type(cots) not in (tuple, list):
-            cots = (cots,)
-        elif type(cots) is not tuple or len(cots) != len(inputs):
-            cots = _per_input(rec, cots)
-        mask = rec.mask
-        anomaly = STATE.anomaly
-        create_graph = self.create_graph
-        for i, a in enumerate(inputs):
-            if not mask >> i & 1:
-                continue
-            c = cots[i]
-            data = a._data
-            if create_graph or type(c) is not ndarray or c.shape != data.shape \
-                    or c.dtype != data.dtype:
-                c = _fit(c, a, rec, i, create_graph)
-            if anomaly:
-                _check_finite_backward(c, rec, i)
-            self.add_to(a, c, rec)
-
-
-def _per_input(rec, cots):
-    """A vjp's result as one cotangent per input (a tuple or list); anything else is a bug."""
-    n = len(rec.inputs)
-    if n == 1 and type(cots) not in (tuple, list):
-        return (cots,)
-    if type(cots) in (tuple, list) and len(cots) == n:
-        return cots
-    what = "one cotangent" if n == 1 else f"{n} cotangents (one per input, a tuple)"
-    raise PrimitiveBugError(
-        f"vjp of primitive '{rec.op.name}' must return {what}, got {type(cots).__name__}"
-        f"{' of length %d' % len(cots) if type(cots) in (tuple, list) else ''} "
-        f"(recorded at {rec.site}).")
-
-
-def _general_step(sweep, rec, g):
-    """One record of the sweep, in full generality (see :func:`_sweep` for the fast path)."""
-    op = rec.op
-    create_graph = sweep.create_graph
-    inputs = rec.inputs
-    if op.vjp is None:
-        raise BackwardError(f"backward through {op.name} (recorded at {rec.site}): the primitive "
-                            f"has no vjp. Define one with @{op.name}.defvjp (see the docs on "
-                            f"adding a primitive).")
-    if inputs is None:
-        raise BackwardError(
-            f"backward through {op.name} (recorded at {rec.site}) a second time: its saved "
-            f"values were freed by an earlier backward. Pass retain_graph=True to the first "
-            f"backward (or grad) call if you need to backpropagate through this graph again.")
-    if rec.stamp != STATE.mutations:
-        _check_versions(rec)
-    if op.multi:
-        g = tuple(g.get(i) if g.get(i) is not None else _zeros(o, create_graph)
-                  for i, o in enumerate(rec.out))
-    if rec in sweep.wanted:
-        for x in sweep.wanted[rec]:
-            sweep.captured[id(x)] = g[x._slot] if op.multi else g
-    if RETAINED and id(rec) in RETAINED:
-        _retain(retained_for(rec), g)
-    if create_graph:
-        out = (tuple(Tensor._make(o, rec, i) for i, o in enumerate(rec.out)) if op.multi
-               else Tensor._make(rec.out, rec, -1))
-        args = inputs
-    else:
-        out = rec.out
-        args = rec.datas
-        if not op.trusted:
-            _freeze_arrays(g if op.multi else (g,))
-    params = rec.params
-    if op.vjp_takes_needs:
-        params = needs_kwargs(params, rec.mask, len(inputs))
-    sweep.route(rec, op.vjp(g, out, *args, **params))
+    def note(self, rec, g):
+        """Hand ``rec``'s output cotangent to ``grad``'s non-leaf inputs and ``retain_grad``."""
+        if rec in self.wanted:
+            for x in self.wanted[rec]:
+                self.captured[id(x)] = g[x._slot] if type(g) is tuple else g
+        if RETAINED and id(rec) in RETAINED:
+            _retain(retained_for(rec), g)
 
 
 def _zeros(like, create_graph):
@@ -374,69 +306,6 @@ def records_index(records, rec):
                   f"which is not on this tape; compute the target inside the `with Tape()` block.")
 
 
-def _fit(c, a, rec, i, create_graph):
-    """Check a vjp's cotangent for input ``i``; reduce broadcasting; cast to the input dtype."""
-    op = rec.op
-    if c is None:
-        raise PrimitiveBugError(f"vjp of primitive '{op.name}' returned None for input {i}, "
-                                f"which needs a gradient (recorded at {rec.site}).")
-    if create_graph:
-        if type(c) not in TENSOR_TYPES:
-            c = Tensor._make(_as_owned_array(c), None, -1)
-    elif type(c) is not ndarray:
-        if type(c) in TENSOR_TYPES:
-            c = c._data
-        else:
-            c = xp.asarray(c)
-    shape = a._data.shape
-    cshape = c.shape
-    if cshape != shape:
-        if not _broadcasts_to(shape, cshape):
-            raise PrimitiveBugError(
-                f"bug in primitive '{op.name}': its vjp returned a gradient of shape {cshape} for "
-                f"input {i}, whose shape is {shape} (recorded at {rec.site}). A vjp must return "
-                f"the input's shape (or a shape it broadcasts to).")
-        from .ops.reduce import sum_to_shape
-        c = sum_to_shape(c, shape)
-        if not create_graph and type(c) is not ndarray:
-            c = xp.asarray(c)
-    dtype = a._data.dtype
-    if c.dtype != dtype:
-        outs = rec.out if type(rec.out) is tuple else (rec.out,)
-        if all(o.dtype == dtype for o in outs) and c.dtype.kind == "f":
-            raise PrimitiveBugError(
-                f"bug in primitive '{op.name}': its vjp returned {c.dtype} for input {i} of dtype "
-                f"{dtype} (recorded at {rec.site}); gradients keep their input's dtype.")
-        from .ops.elementwise import cast
-        c = cast(c, dtype)
-    return c
-
-
-def _as_owned_array(c):
-    c = xp.array(c)
-    c.flags.writeable = False
-    return c
-
-
-def _broadcasts_to(shape, target):
-    if len(shape) > len(target):
-        return False
-    for s, t in zip(reversed(shape), reversed(target)):
-        if s != t and s != 1:
-            return False
-    return True
-
-
-def _check_versions(rec):
-    for i, a in enumerate(rec.inputs):
-        if type(a) in TENSOR_TYPES and a._version > rec.stamp:
-            raise BackwardError(
-                f"backward: input {i} of {rec.op.name} (recorded at {rec.site}, shape {a.shape}) "
-                f"was modified in place after {rec.op.name} saved it (version {a._version}), "
-                f"so the gradient would use a stale value. Call backward before updating it "
-                f"(e.g. before optimizer.step()), or recompute the forward after the update.")
-
-
 def _retain(entries, g):
     for slot, ref in entries:
         t = ref()
@@ -444,12 +313,3 @@ def _retain(entries, g):
             continue
         gi = g[slot] if type(g) is tuple else g
         _accumulate(t, gi._data if type(gi) in TENSOR_TYPES else gi, False)
-
-
-def _check_finite_backward(c, rec, i):
-    data = c._data if type(c) in TENSOR_TYPES else c
-    if data.dtype.kind == "f" and not xp.isfinite(data).all():
-        raise AnomalyError(
-            f"detect_anomaly: the backward of {rec.op.name} (recorded at {rec.site}) "
-            f"produced NaN or Inf in the gradient "
-            f"of its input {i} (shape {data.shape}).")

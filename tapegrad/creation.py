@@ -1,35 +1,17 @@
 """Making tensors: ``tensor``, ``zeros``, ``randn`` ... and the seedable generator.
 
-dtypes follow PyTorch's defaults: Python floats become the default dtype
-(float32 unless changed with :func:`set_default_dtype`); NumPy arrays keep
-theirs; Python ints become int64 and bools bool.  Arithmetic then follows
-NumPy's promotion rules, in which a Python scalar never upcasts a tensor
-(``float32_tensor * 2.0`` stays float32).
+Python floats become the default dtype (see :mod:`tapegrad.dtypes`, whose
+names are re-exported here); NumPy arrays keep theirs.
 """
 import numpy
 
 from .backend import ndarray, xp
-from .errors import OpError, here
+from .dtypes import (as_array, bool_, float16, float32, float64, get_default_dtype,  # noqa: F401
+                     int32, int64, set_default_dtype)
+from .errors import OpError
 from .tensor import TENSOR_TYPES, Tensor
 
-float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64
-int32, int64, bool_ = numpy.int32, numpy.int64, numpy.bool_
-
-_default = {"dtype": numpy.dtype(numpy.float32),
-            "generator": numpy.random.default_rng(0)}
-
-
-def get_default_dtype():
-    """The floating dtype of tensors made from Python floats (float32 by default)."""
-    return _default["dtype"]
-
-
-def set_default_dtype(dtype):
-    """Set the floating dtype used for Python floats and the random constructors."""
-    dtype = numpy.dtype(dtype)
-    if dtype.kind != "f":
-        raise OpError(f"set_default_dtype: {dtype} is not a floating dtype")
-    _default["dtype"] = dtype
+_default = {"generator": numpy.random.default_rng(0)}
 
 
 def manual_seed(seed):
@@ -43,38 +25,10 @@ def default_generator():
     return _default["generator"]
 
 
-#: dtype kinds a tensor can hold: bool, signed and unsigned integers, floats, complex.
-_NUMERIC_KINDS = "biufc"
-
-
-def as_array(data, dtype):
-    """A read-only copy of ``data`` as an ndarray, with tapegrad's default-dtype rule."""
-    if type(data) in TENSOR_TYPES:
-        data = data._data
-    try:
-        if dtype is None and not isinstance(data, (ndarray, numpy.generic)):
-            arr = xp.asarray(data)
-            if arr.dtype.kind == "f":
-                arr = arr.astype(_default["dtype"])  # a new array
-            elif arr.dtype.kind in _NUMERIC_KINDS:
-                arr = arr.copy()
-        else:
-            arr = xp.array(data, dtype=dtype, copy=True)
-    except (TypeError, ValueError) as exc:
-        wanted = "" if dtype is None else f" with dtype={getattr(dtype, '__name__', dtype)}"
-        raise OpError(f"tensor: cannot make a tensor from {type(data).__name__}{wanted}: "
-                      f"{str(exc).rstrip('.')}. At {here()}") from None
-    if arr.dtype.kind not in _NUMERIC_KINDS:
-        raise OpError(f"tensor: cannot make a tensor from {type(data).__name__} holding "
-                      f"{arr.dtype} values (shape {arr.shape}); tensors hold numbers and bools "
-                      f"only. At {here()}")
-    arr.flags.writeable = False
-    return arr
-
-
 def tensor(data, requires_grad=False, dtype=None):
     """A new leaf tensor holding a copy of ``data`` (a number, nested list, array or tensor)."""
-    return _leaf(as_array(data, dtype), requires_grad)
+    return _leaf(as_array(data._data if type(data) in TENSOR_TYPES else data, dtype),
+                 requires_grad)
 
 
 def from_numpy(array):
@@ -104,7 +58,7 @@ def _shape(size):
 
 
 def _float_dtype(dtype):
-    return _default["dtype"] if dtype is None else numpy.dtype(dtype)
+    return get_default_dtype() if dtype is None else numpy.dtype(dtype)
 
 
 def zeros(*size, dtype=None, requires_grad=False):
@@ -140,7 +94,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
         start, end = 0, start
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
-        dtype = _default["dtype"] if is_float else numpy.int64
+        dtype = get_default_dtype() if is_float else numpy.int64
     return _leaf(_frozen(xp.arange(start, end, step, dtype=dtype)), requires_grad)
 
 

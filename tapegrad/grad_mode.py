@@ -1,7 +1,7 @@
 """``no_grad`` / ``enable_grad``: switch recording off and on, as in PyTorch."""
 import functools
 
-from .state import STATE
+from .state import MODES
 
 
 class _GradMode:
@@ -10,11 +10,11 @@ class _GradMode:
     enabled = True
 
     def __enter__(self):
-        self._prev = STATE.grad_enabled
-        STATE.grad_enabled = self.enabled
+        self._prev = MODES.grad_enabled
+        MODES.grad_enabled = self.enabled
 
     def __exit__(self, *exc):
-        STATE.grad_enabled = self._prev
+        MODES.grad_enabled = self._prev
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -38,4 +38,4 @@ class enable_grad(_GradMode):
 
 def is_grad_enabled():
     """True when operations on tensors that require grad are being recorded."""
-    return STATE.grad_enabled
+    return MODES.grad_enabled

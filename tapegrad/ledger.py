@@ -67,7 +67,7 @@ def contributions(leaf):
     return [Contribution(*e) for e in reversed(entries)] if entries else []
 
 
-class Ledger:
+class ContributionLog:
     """Collects contributions during one backward; ``publish`` attaches them to leaves."""
 
     __slots__ = ("keep", "entries")

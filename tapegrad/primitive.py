@@ -23,12 +23,11 @@ import functools
 import inspect
 import sys
 import warnings
-import weakref
 
 from .backend import ndarray, xp
 from .errors import (INTERNAL_FILES, AnomalyError, OpError, TapegradError, describe,
                      format_site, user_site as _user_site)
-from .state import STATE
+from .state import MODES
 from .tape import GLOBAL_TAPE, Record
 from .tensor import TENSOR_TYPES, Tensor, freeze_arrays as _freeze_arrays
 
@@ -57,8 +56,8 @@ class Primitive:
         self.twice = twice          # vjp is itself differentiable (gradgradcheck applies)
         self.explain = explain      # (exc, *datas, **params) -> message, on forward errors
         # built-in primitives are trusted not to write into their arguments; a
-        # user primitive gets read-only arrays (forward and vjp)
-        self.trusted = forward.__module__.startswith("tapegrad.")
+        # user primitive (tapegrad.nn's included) gets read-only arrays (forward and vjp)
+        self.trusted = is_built_in(forward)
         bad = set(saves) - {"inputs", "out"}
         if bad:
             raise OpError(f"primitive {name}: saves= names what the vjp reads, a tuple of "
@@ -77,6 +76,12 @@ class Primitive:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+def is_built_in(forward):
+    """True for a forward defined in the engine (tapegrad, but not the layers of tapegrad.nn)."""
+    module = forward.__module__
+    return module.startswith("tapegrad.") and not module.startswith("tapegrad.nn.")
 
 
 def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=None,
@@ -99,15 +104,13 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
                      saves)
     n_inputs, static = _signature(forward)
     tensor_types = TENSOR_TYPES
-    state = STATE
+    modes = MODES
     tape = GLOBAL_TAPE
-    wref = weakref.ref
     make = Tensor._make
     trusted = prim.trusted
     internal = INTERNAL_FILES
 
     max_args = sys.maxsize if n_inputs is None else n_inputs
-    new = object.__new__
     lean = len(prim.saves) < 2       # some saved value can be dropped
 
     @functools.wraps(forward)
@@ -132,7 +135,7 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
             bit <<= 1
         if not tensors:                         # plain arrays: just the forward
             return forward(*args, **params)
-        if arrays and (not trusted or (needs and state.grad_enabled)):
+        if arrays and (not trusted or (needs and modes.grad_enabled)):
             args, datas = _own_constants(args, datas)
         if not trusted:
             _freeze_arrays(datas)
@@ -148,50 +151,22 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
             out = xp.asarray(out)
         if not trusted:
             _freeze_arrays(out if multi else (out,))
-        if state.anomaly:
+        if modes.anomaly:
             _check_finite_forward(prim, args, out)
-        if needs and state.grad_enabled and (multi or out.dtype.kind == "f"):
-            rec = Record()
-            rec.op = prim
-            rec.inputs = args
-            rec.datas = tuple(datas)
-            rec.params = params if params else _NO_PARAMS
-            rec.mask = needs
-            rec.out = out
-            rec.stamp = state.mutations
+        if needs and modes.grad_enabled and (multi or out.dtype.kind == "f"):
             f = _getframe(1)
             code = f.f_code
             if internal.get(code.co_filename, True):   # unknown or inside tapegrad: walk
                 code, lasti = _user_site(2)
-                rec.code = code
-                rec.lasti = lasti
             else:
-                rec.code = code
-                rec.lasti = f.f_lasti
-            rec.scope = state.scope
-            refs = tape.refs
-            rec.index = tape.counter
-            tape.counter += 1
-            rec.pos = len(refs)
-            refs.append(wref(rec))
-            if rec.pos >= tape.limit:
-                tape.compact()
-            if state.tapes:
-                for t in state.tapes:
-                    t.records.append(rec)
-            elif lean and (multi or out.size >= DROP_MIN_SIZE):
+                lasti = f.f_lasti
+            rec = Record(prim, args, tuple(datas), params if params else _NO_PARAMS, needs, out,
+                         code, lasti)
+            if not tape.append(rec) and lean and (multi or out.size >= DROP_MIN_SIZE):
                 _drop_unsaved(rec, prim.saves)
             if multi:
                 return tuple(make(o, rec, i) for i, o in enumerate(out))
-            t = new(Tensor)                     # Tensor._make, inlined: the hottest line
-            t._data = out
-            t._record = rec
-            t._slot = -1
-            t._version = 0
-            t.grad = None
-            t.name = None
-            t.requires_grad = True
-            return t
+            return make(out, rec, -1)
         if multi:
             return tuple(make(o, None, -1) for o in out)
         return make(out, None, -1)

@@ -12,7 +12,8 @@ strongly, for inspection (``print(tape)``) and ``tape.gradient``.
 import weakref
 
 from .errors import format_site, line_of
-from .state import STATE
+from .state import COUNTERS, MODES
+from .tape_format import format_tape
 
 _NEEDS = [[tuple(bool(m >> i & 1) for i in range(n)) for m in range(1 << n)] for n in range(5)]
 _NEEDS_KW = [[{"needs": t} for t in row] for row in _NEEDS]
@@ -62,12 +63,12 @@ class scope:
         self.frame = ScopeFrame(str(name), step)
 
     def __enter__(self):
-        self.prev = STATE.scope
-        STATE.scope = self.prev + (self.frame,)
+        self.prev = MODES.scope
+        MODES.scope = self.prev + (self.frame,)
         return self
 
     def __exit__(self, *exc_info):
-        STATE.scope = self.prev
+        MODES.scope = self.prev
 
 
 def scope_path(frames):
@@ -105,6 +106,22 @@ class Record:
 
     __slots__ = ("index", "op", "inputs", "datas", "params", "mask", "out",
                  "stamp", "code", "lasti", "scope", "pos", "__weakref__")
+
+    def __init__(self, op, inputs, datas, params, mask, out, code, lasti):
+        """A record of ``op`` applied now: stamped with the in-place counter and the scope.
+
+        ``index`` and ``pos`` are given by :meth:`_GlobalTape.append`.
+        """
+        self.op = op
+        self.inputs = inputs
+        self.datas = datas
+        self.params = params
+        self.mask = mask
+        self.out = out
+        self.code = code
+        self.lasti = lasti
+        self.stamp = COUNTERS.mutations
+        self.scope = MODES.scope
 
     @property
     def needs(self):
@@ -151,14 +168,34 @@ class _GlobalTape:
     """All live records in execution order, held by weak reference.
 
     Dead entries are dropped in amortized O(1) by compacting when the list has
-    doubled since the last compaction; each record knows its position.  (Records
-    are appended by the primitive call path itself, inlined for speed.)
+    doubled since the last compaction; each record knows its position.  The
+    explicit ``Tape()`` blocks being recorded also get each appended record.
     """
 
     def __init__(self):
         self.refs = []
         self.counter = 0
         self.limit = 1 << 16
+
+    def append(self, rec):
+        """Number ``rec``, hold it weakly in order, and hand it to the open ``Tape()`` blocks.
+
+        Returns True when an explicit tape keeps the record (it then keeps all
+        its saved values, for inspection).
+        """
+        refs = self.refs
+        rec.index = self.counter
+        self.counter += 1
+        rec.pos = len(refs)
+        refs.append(weakref.ref(rec))
+        if rec.pos >= self.limit:
+            self.compact()
+        tapes = MODES.tapes
+        if tapes:
+            for t in tapes:
+                t.records.append(rec)
+            return True
+        return False
 
     def compact(self):
         """Drop dead references and renumber the live records' positions.
@@ -200,19 +237,19 @@ class Tape:
 
     Inside the block every recorded operation is also kept here, in order.
     ``tape.records`` is that list; ``print(tape)`` shows it as a Wengert list;
-    ``tape.gradient(target, sources)`` differentiates through the records on
-    this tape only.
+    ``tape.gradient(target, sources)`` (attached by :mod:`tapegrad.methods`)
+    differentiates through the records on this tape only.
     """
 
     def __init__(self):
         self.records = []
 
     def __enter__(self):
-        STATE.tapes.append(self)
+        MODES.tapes.append(self)
         return self
 
     def __exit__(self, *exc):
-        STATE.tapes.remove(self)
+        MODES.tapes.remove(self)
 
     def __len__(self):
         return len(self.records)
@@ -223,22 +260,7 @@ class Tape:
     def __getitem__(self, i):
         return self.records[i]
 
-    def gradient(self, target, sources, output_gradient=None):
-        """Gradients of ``target`` w.r.t. ``sources`` through this tape's records.
-
-        ``sources`` may be one tensor or a sequence; the result has the same
-        structure.  A source the target does not depend on gets ``None``.
-        Keeps the tape's saved values (it can be called again).
-        """
-        from .backward import grad
-        single = not isinstance(sources, (list, tuple))
-        srcs = [sources] if single else list(sources)
-        grads = grad(target, srcs, grad_outputs=output_gradient, retain_graph=True,
-                     allow_unused=True, records=self.records)
-        return grads[0] if single else grads
-
     def __str__(self):
-        from .tape_format import format_tape
         return format_tape(self.records)
 
     def __repr__(self):

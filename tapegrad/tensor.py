@@ -3,12 +3,17 @@
 A tensor's array never changes in place: "in-place" operations (allowed only
 where they cannot corrupt the tape) replace the array and bump the version, so
 an array the tape saved, or one a user holds from ``.numpy()``, stays valid.
+
+This module knows no operation: the operators and the method forms of the
+operations (``x + y``, ``x.sum()``, ``x.backward()``) are attached to the
+class in one list by :mod:`tapegrad.methods`, above the ops and autodiff.
 """
 import numpy
 
 from .backend import ndarray, xp
+from .dtypes import as_array
 from .errors import InPlaceError, OpError, describe, here
-from .state import STATE
+from .state import COUNTERS, MODES
 
 #: Exact types treated as tensors on the hot path (``Tensor`` and its subclasses).
 TENSOR_TYPES = set()
@@ -25,69 +30,24 @@ class Tensor:
                  "name", "__weakref__")
     __array_priority__ = 1000   # ndarray (op) Tensor defers to Tensor's reflected operator
 
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """``ndarray (op) tensor`` runs the tensor's operator; other NumPy ufuncs refuse tensors.
-
-        A NumPy function would compute on the array and silently drop the tape,
-        so it raises, naming the tapegrad function to call instead.
-        """
-        op = _OPERATOR_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
-        if op is not None:
-            return op(*inputs)
-        name = ufunc.__name__
-        call = name if method == "__call__" else f"{name}.{method}"
-        shapes = ", ".join(f"{tuple(x.shape)} {x.dtype}" for x in inputs
-                           if type(x) in TENSOR_TYPES)
-        if method != "__call__":
-            fix = f"Use tapegrad's functions (x.sum(), x.max(), ...) instead of ufunc.{method}"
-        elif hasattr(ops, name):
-            fix = f"Use tapegrad.{name}(x) to record it on the tape"
-        else:
-            fix = (f"tapegrad has no {name}: compose it from tapegrad functions or add it with "
-                   f"@tapegrad.primitive")
-        raise OpError(f"numpy.{call} was applied to a tapegrad Tensor ({shapes}); NumPy would "
-                      f"drop the tape. {fix}; or call NumPy on x.numpy() for a plain array "
-                      f"without gradient. At {here()}")
-
-    def __array_function__(self, func, types, args, kwargs):
-        """NumPy functions (``numpy.sum``, ``numpy.where``, ...) refuse tensors the same way."""
-        name = func.__name__
-        fix = (f"Use tapegrad.{name} to record it on the tape" if hasattr(ops, name) else
-               f"tapegrad has no {name}: compose it from tapegrad functions")
-        raise OpError(f"numpy.{name} was applied to a tapegrad Tensor; NumPy would drop the "
-                      f"tape. {fix}; or call NumPy on x.numpy() for a plain array without "
-                      f"gradient. At {here()}")
-
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         TENSOR_TYPES.add(cls)
 
     def __init__(self, data, requires_grad=False):
-        from .creation import as_array
-        self._data = as_array(data, None)
-        self._record = None
-        self._slot = -1
-        self._version = 0
-        self.grad = None
-        self.name = None
-        self.requires_grad = False
+        _fill(self, as_array(data._data if type(data) in TENSOR_TYPES else data, None), None, -1)
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _make(cls, data, record, slot):
-        """Fast internal constructor: ``data`` is an ndarray the engine owns.
+    @staticmethod
+    def _make(data, record, slot):
+        """The engine's constructor: ``data`` is an ndarray the engine owns (no copy).
 
-        ``slot`` is the output index for multi-output primitives, -1 otherwise.
+        ``record`` is the tape record that made it (None: a leaf); ``slot`` the
+        output index for multi-output primitives, -1 otherwise.
         """
         t = _new(Tensor)
-        t._data = data
-        t._record = record
-        t._slot = slot
-        t._version = 0
-        t.grad = None
-        t.name = None
-        t.requires_grad = record is not None
+        _fill(t, data, record, slot)
         return t
 
     # ------------------------------------------------------------------ facts
@@ -123,16 +83,6 @@ class Tensor:
         return self._record is None
 
     @property
-    def T(self):
-        """All axes reversed (a transpose for matrices)."""
-        return ops.permute(self, axes=tuple(range(self.ndim - 1, -1, -1)))
-
-    @property
-    def mT(self):
-        """The last two axes swapped (batched matrix transpose)."""
-        return ops.swapaxes(self, -1, -2)
-
-    @property
     def grad_fn(self):
         """The tape record that produced this tensor (None for leaves)."""
         return self._record
@@ -162,6 +112,9 @@ class Tensor:
             return self._data.astype(dtype)
         return self._data.copy() if copy else _frozen(self._data)
 
+    def all(self): return bool(self._data.all())
+    def any(self): return bool(self._data.any())
+
     # -------------------------------------------------------------- autograd
     def detach(self):
         """A new leaf sharing this tensor's (read-only) data, cut off from the tape."""
@@ -179,34 +132,9 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def retain_grad(self):
-        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
-        from .tape import retain
-        if self._record is not None and not self.retains_grad:
-            retain(self._record, self._slot, self)
-        return self
-
-    @property
-    def retains_grad(self):
-        from .tape import retained_for
-        rec = self._record
-        return rec is not None and any(ref() is self for _, ref in retained_for(rec))
-
-    def backward(self, gradient=None, retain_graph=False, keep_contributions=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` by a reverse sweep of the tape.
-
-        ``gradient`` is required unless ``self`` has one element.  Saved values
-        are freed as the sweep passes them unless ``retain_graph=True``.
-        ``keep_contributions=True`` keeps every per-use contribution array in
-        the ledger (see :func:`tapegrad.contributions`); norms are always kept.
-        """
-        from .backward import backward
-        backward(self, gradient, retain_graph=retain_graph,
-                 keep_contributions=keep_contributions)
-
     # -------------------------------------------------------------- in place
     def _check_inplace(self, opname):
-        if self._record is not None or (self.requires_grad and STATE.grad_enabled):
+        if self._record is not None or (self.requires_grad and MODES.grad_enabled):
             made = (f", made by {self._record.op.name} at {self._record.site}"
                     if self._record is not None else " (a leaf that requires grad)")
             raise InPlaceError(
@@ -232,33 +160,9 @@ class Tensor:
         new = xp.array(new, dtype=self._data.dtype, copy=True)
         new.flags.writeable = False
         self._data = new
-        STATE.mutations += 1
-        self._version = STATE.mutations
+        COUNTERS.mutations += 1
+        self._version = COUNTERS.mutations
         return self
-
-    def _inplace(self, fn, other, opname):
-        self._check_inplace(opname)
-        from .grad_mode import no_grad
-        with no_grad():
-            result = fn(self, other)
-        return self._assign(result._data, opname)
-
-    def add_(self, other):
-        return self._inplace(ops.add, other, "add_")
-
-    def sub_(self, other):
-        return self._inplace(ops.sub, other, "sub_")
-
-    def mul_(self, other):
-        return self._inplace(ops.mul, other, "mul_")
-
-    def div_(self, other):
-        return self._inplace(ops.div, other, "div_")
-
-    __iadd__ = add_
-    __isub__ = sub_
-    __imul__ = mul_
-    __itruediv__ = div_
 
     def zero_(self):
         self._check_inplace("zero_")
@@ -277,53 +181,20 @@ class Tensor:
         self._check_inplace("__setitem__")
         new = self._data.copy()
         try:
-            new[_plain_index(index)] = value._data if type(value) in TENSOR_TYPES else value
+            new[plain_index(index)] = value._data if type(value) in TENSOR_TYPES else value
         except (IndexError, ValueError, TypeError) as exc:
             raise OpError(f"__setitem__: {type(exc).__name__}: {exc}\n  operands: "
                           f"{describe(self)}, {describe(value)}; index {index!r:.60}\n"
                           f"  at {here()}") from None
         self._assign(new, "__setitem__")
 
-    # ------------------------------------------------------------- operators
-    def __add__(self, other): return ops.add(self, other)
-    def __radd__(self, other): return ops.add(other, self)
-    def __sub__(self, other): return ops.sub(self, other)
-    def __rsub__(self, other): return ops.sub(other, self)
-    def __mul__(self, other): return ops.mul(self, other)
-    def __rmul__(self, other): return ops.mul(other, self)
-    def __truediv__(self, other): return ops.div(self, other)
-    def __rtruediv__(self, other): return ops.div(other, self)
-    def __pow__(self, other): return ops.pow(self, other)
-    def __rpow__(self, other): return ops.pow(other, self)
-    def __matmul__(self, other): return ops.matmul(self, other)
-    def __rmatmul__(self, other): return ops.matmul(other, self)
-    def __neg__(self): return ops.neg(self)
-    def __pos__(self): return self
-    def __abs__(self): return ops.abs(self)
-
-    def __lt__(self, other): return ops.lt(self, other)
-    def __le__(self, other): return ops.le(self, other)
-    def __gt__(self, other): return ops.gt(self, other)
-    def __ge__(self, other): return ops.ge(self, other)
-    def __eq__(self, other): return ops.eq(self, other)
-    def __ne__(self, other): return ops.ne(self, other)
-    def __and__(self, other): return ops.logical_and(self, other)
-    def __or__(self, other): return ops.logical_or(self, other)
-    def __invert__(self): return ops.logical_not(self)
-    __hash__ = object.__hash__
-
-    def __getitem__(self, index):
-        return ops.getitem(self, index=_plain_index(index))
+    # ----------------------------------------------------- Python protocols
+    __hash__ = object.__hash__   # identity: tensors are dict keys (``__eq__`` is elementwise)
 
     def __len__(self):
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self._data.shape[0]
-
-    def __iter__(self):
-        if self._data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return iter(ops.unbind(self, 0))
 
     def __bool__(self):
         if self._data.size != 1:
@@ -353,115 +224,20 @@ class Tensor:
             extra.append(f"name={self.name!r}")
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
-    # ---------------------------------------------------- method forms of ops
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
-
-    def max(self, dim=None, keepdim=False):
-        return ops.max(self, dim, keepdim)
-
-    def min(self, dim=None, keepdim=False):
-        return ops.min(self, dim, keepdim)
-
-    def amax(self, dim=None, keepdim=False):
-        return ops.amax(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim=False):
-        return ops.amin(self, dim, keepdim)
-
-    def argmax(self, dim=None, keepdim=False):
-        return ops.argmax(self, dim, keepdim)
-
-    def argmin(self, dim=None, keepdim=False):
-        return ops.argmin(self, dim, keepdim)
-
-    def logsumexp(self, dim=None, keepdim=False):
-        return ops.logsumexp(self, dim, keepdim)
-
-    def softmax(self, dim=-1):
-        return ops.softmax(self, dim)
-
-    def log_softmax(self, dim=-1):
-        return ops.log_softmax(self, dim)
-
-    def reshape(self, *shape):
-        return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int)
-                           else shape)
-
-    view = reshape
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return ops.flatten(self, start_dim, end_dim)
-
-    def permute(self, *dims):
-        return ops.permute(self, axes=tuple(dims[0]) if len(dims) == 1 and
-                           not isinstance(dims[0], int) else dims)
-
-    def transpose(self, dim0, dim1):
-        """Swap two dimensions (PyTorch's meaning; NumPy's ``transpose`` is :meth:`permute`)."""
-        return ops.swapaxes(self, dim0, dim1)
-
-    def swapaxes(self, axis0, axis1):
-        return ops.swapaxes(self, axis0, axis1)
-
-    def squeeze(self, dim=None):
-        return ops.squeeze(self, dim)
-
-    def unsqueeze(self, dim):
-        return ops.unsqueeze(self, dim)
-
-    def expand(self, *shape):
-        return ops.expand(self, *shape)
-
-    def broadcast_to(self, shape):
-        return ops.broadcast_to(self, shape)
-
-    def split(self, split_size_or_sections, dim=0):
-        return ops.split(self, split_size_or_sections, dim)
-
-    def chunk(self, chunks, dim=0):
-        return ops.chunk(self, chunks, dim)
-
-    def unbind(self, dim=0):
-        return ops.unbind(self, dim)
-
-    def matmul(self, other): return ops.matmul(self, other)
-    def pow(self, exponent): return ops.pow(self, exponent)
-    def exp(self): return ops.exp(self)
-    def log(self): return ops.log(self)
-    def sqrt(self): return ops.sqrt(self)
-    def abs(self): return ops.abs(self)
-    def sin(self): return ops.sin(self)
-    def cos(self): return ops.cos(self)
-    def tanh(self): return ops.tanh(self)
-    def sigmoid(self): return ops.sigmoid(self)
-    def relu(self): return ops.relu(self)
-    def neg(self): return ops.neg(self)
-
-    def clamp(self, min=None, max=None):
-        return ops.clip(self, min, max)
-
-    clip = clamp
-
-    def all(self): return bool(self._data.all())
-    def any(self): return bool(self._data.any())
-
-    def to(self, dtype):
-        """A copy cast to ``dtype`` (differentiable between float dtypes)."""
-        return ops.cast(self, dtype)
-
-    astype = to
-
-    def float(self): return ops.cast(self, numpy.float32)
-    def double(self): return ops.cast(self, numpy.float64)
-    def long(self): return ops.cast(self, numpy.int64)
-
 
 TENSOR_TYPES.add(Tensor)
 _new = object.__new__
+
+
+def _fill(t, data, record, slot):
+    """Set every field of a new tensor: the one place a tensor's state is initialised."""
+    t._data = data
+    t._record = record
+    t._slot = slot
+    t._version = 0
+    t.grad = None
+    t.name = None
+    t.requires_grad = record is not None
 
 
 def _frozen(array):
@@ -478,7 +254,7 @@ def freeze_arrays(arrays):
             a.setflags(write=False)
 
 
-def _plain_index(index):
+def plain_index(index):
     """An index with tensors replaced by their arrays (NumPy indexing semantics).
 
     A writable NumPy index array is copied: the tape keeps the index for the
@@ -496,26 +272,3 @@ def _index_part(i):
         i = i.copy()
         i.flags.writeable = False
     return i
-
-
-from . import ops  # noqa: E402  (ops needs Tensor defined first)
-
-# Operators whose operand order matches the primitive are the primitive itself:
-# ``x * y`` calls ``ops.mul(x, y)`` with no wrapper frame in between.
-Tensor.__add__ = ops.add
-Tensor.__sub__ = ops.sub
-Tensor.__mul__ = ops.mul
-Tensor.__truediv__ = ops.div
-Tensor.__pow__ = ops.pow
-Tensor.__matmul__ = ops.matmul
-Tensor.__neg__ = ops.neg
-
-#: NumPy ufuncs that ``ndarray (op) tensor`` calls, and the tapegrad function that does the job.
-_OPERATOR_UFUNCS = {
-    numpy.add: ops.add, numpy.subtract: ops.sub, numpy.multiply: ops.mul,
-    numpy.true_divide: ops.div, numpy.power: ops.pow, numpy.matmul: ops.matmul,
-    numpy.negative: ops.neg, numpy.less: ops.lt, numpy.less_equal: ops.le,
-    numpy.greater: ops.gt, numpy.greater_equal: ops.ge, numpy.equal: ops.eq,
-    numpy.not_equal: ops.ne, numpy.logical_and: ops.logical_and,
-    numpy.logical_or: ops.logical_or,
-}

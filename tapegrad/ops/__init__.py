@@ -3,13 +3,13 @@ from .elementwise import (abs, add, cast, clip, cos, div, elu, eq, exp, ge, gt, 
                           le, leaky_relu, log, logical_and, logical_not, logical_or, lt, maximum,
                           minimum, mul, ne, neg, pow, relu, sigmoid, sign, sin, softplus, sqrt,
                           sub, tanh, where)
+from .broadcast import broadcast_to, expand, reduce_sum, sum_to_shape
 from .linalg import matmul
 from .reduce import (MaxMin, amax, amin, argmax, argmin, log_softmax, logsumexp, max, mean, min,
-                     reduce_logsumexp, reduce_max, reduce_min, reduce_sum, softmax, sum,
-                     sum_to_shape)
-from .shape import (broadcast_to, cat, chunk, concatenate, expand, expand_dims, flatten, getitem,
-                    index_add, permute, reshape, split, split_sizes, squeeze, stack, stack_,
-                    swapaxes, transpose, unbind, unbind_, unsqueeze)
+                     reduce_logsumexp, reduce_max, reduce_min, softmax, sum)
+from .shape import (cat, chunk, concatenate, expand_dims, flatten, getitem, index_add, permute,
+                    reshape, split, split_sizes, squeeze, stack, stack_, swapaxes, transpose,
+                    unbind, unbind_, unsqueeze)
 
 clamp = clip
 

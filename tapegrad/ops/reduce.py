@@ -12,57 +12,21 @@ import numpy
 from ..backend import xp
 from ..primitive import composite, primitive
 from ._util import nondifferentiable, normalize_axes, pick
+from .broadcast import reduce_sampler, reduce_sum, unreduce
 from .elementwise import cast, exp, where
-from .shape import broadcast_to, reshape
-
-
-def _reduce_sampler(domain=None):
-    def sampler(draw, s, dtype):
-        x = draw(s.array(dtype, domain=domain, min_dims=0))
-        axis = draw(s.axes(x.ndim))
-        keepdims = draw(s.st.booleans())
-        return (x,), {"axis": axis, "keepdims": keepdims}
-    return sampler
-
-
-def _kept_shape(shape, axis):
-    """Shape of a keepdims reduction of ``shape`` over ``axis`` (None, an int or a tuple)."""
-    ndim = len(shape)
-    if axis is None:
-        return (1,) * ndim
-    axes = {a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))}
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
-def _expand(g, x_shape, axis, keepdims):
-    """Cotangent of a reduction, reshaped so it broadcasts against the input."""
-    if keepdims:
-        return g
-    return reshape(g, _kept_shape(x_shape, axis))
-
-
-@primitive(sampler=_reduce_sampler(), saves=(),
-           reference=lambda x, axis=None, keepdims=False: numpy.sum(x, axis, keepdims=keepdims))
-def reduce_sum(x, axis=None, keepdims=False):
-    return xp.sum(x, axis=axis, keepdims=keepdims)
-
-
-@reduce_sum.defvjp
-def _(g, out, x, axis=None, keepdims=False):
-    return broadcast_to(_expand(g, x.shape, axis, keepdims), x.shape)
 
 
 def _extremum_vjp(g, out, x, axis=None, keepdims=False):
     """Gradient of max/min: shared equally among the elements that attain it."""
-    out_k = _expand(out, x.shape, axis, keepdims)
-    g_k = _expand(g, x.shape, axis, keepdims)
+    out_k = unreduce(out, x.shape, axis, keepdims)
+    g_k = unreduce(g, x.shape, axis, keepdims)
     hit = x == out_k
     # the count in g's dtype: float32 / int64 would promote the gradient to float64
     count = cast(reduce_sum(hit, axis=axis, keepdims=True), dtype=g_k.dtype)
     return where(hit, g_k / count, 0.0)
 
 
-@primitive(sampler=_reduce_sampler("distinct"),
+@primitive(sampler=reduce_sampler("distinct"),
            reference=lambda x, axis=None, keepdims=False: numpy.amax(x, axis, keepdims=keepdims))
 def reduce_max(x, axis=None, keepdims=False):
     return xp.max(x, axis=axis, keepdims=keepdims)
@@ -71,7 +35,7 @@ def reduce_max(x, axis=None, keepdims=False):
 reduce_max.defvjp(_extremum_vjp)
 
 
-@primitive(sampler=_reduce_sampler("distinct"),
+@primitive(sampler=reduce_sampler("distinct"),
            reference=lambda x, axis=None, keepdims=False: numpy.amin(x, axis, keepdims=keepdims))
 def reduce_min(x, axis=None, keepdims=False):
     return xp.min(x, axis=axis, keepdims=keepdims)
@@ -84,7 +48,7 @@ def _naive_logsumexp(x, axis=None, keepdims=False):
     return numpy.log(numpy.sum(numpy.exp(x), axis=axis, keepdims=keepdims))
 
 
-@primitive(sampler=_reduce_sampler(), reference=_naive_logsumexp)
+@primitive(sampler=reduce_sampler(), reference=_naive_logsumexp)
 def reduce_logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, shifted by the maximum so it never overflows."""
     m = xp.max(x, axis=axis, keepdims=True)
@@ -95,19 +59,7 @@ def reduce_logsumexp(x, axis=None, keepdims=False):
 
 @reduce_logsumexp.defvjp
 def _(g, out, x, axis=None, keepdims=False):
-    return _expand(g, x.shape, axis, keepdims) * exp(x - _expand(out, x.shape, axis, keepdims))
-
-
-def sum_to_shape(g, shape):
-    """Sum ``g`` over the axes along which ``shape`` was broadcast to ``g.shape``."""
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
-                                      if n == 1 and g.shape[lead + i] != 1)
-    if axes:
-        g = reduce_sum(g, axis=axes)
-    if g.shape != tuple(shape):
-        g = reshape(g, shape=tuple(shape))
-    return g
+    return unreduce(g, x.shape, axis, keepdims) * exp(x - unreduce(out, x.shape, axis, keepdims))
 
 
 # -------------------------------------------------------------- public API

@@ -1,7 +1,7 @@
-"""Shape primitives: reshape, permute, broadcast_to, getitem, concatenate, stack, split, unbind.
+"""Shape primitives: reshape, permute, getitem, concatenate, stack, split, unbind.
 
 Everything else that moves data around (squeeze, unsqueeze, flatten, swapaxes,
-expand, chunk ...) is composed from these.  ``split`` and ``unbind`` are
+chunk ...; broadcasting is in :mod:`.broadcast`) is composed from these.  ``split`` and ``unbind`` are
 multi-output primitives: their vjp gets one cotangent per output and joins them
 with a single ``concatenate``/``stack`` -- what makes slicing a sequence into
 time steps cost O(T), not O(T^2).
@@ -56,23 +56,6 @@ def permute(x, *, axes):
 @permute.defvjp
 def _(g, out, x, axes):
     return permute(g, axes=tuple(int(i) for i in numpy.argsort([a % x.ndim for a in axes])))
-
-
-# ------------------------------------------------------------- broadcast_to
-def _broadcast_sampler(draw, s, dtype):
-    x = draw(s.array(dtype))
-    return (x,), {"shape": draw(s.broadcast_target(x.shape))}
-
-
-@primitive(sampler=_broadcast_sampler, reference=numpy.broadcast_to, saves=())
-def broadcast_to(x, *, shape):
-    return xp.broadcast_to(x, shape)
-
-
-@broadcast_to.defvjp
-def _(g, out, x, shape):
-    from .reduce import sum_to_shape
-    return sum_to_shape(g, x.shape)
 
 
 # ------------------------------------------------------------------ getitem
@@ -315,19 +298,6 @@ def swapaxes(x, dim0, dim1):
 transpose = swapaxes
 
 
-def _expand_sampler(draw, s, dtype):
-    x = draw(s.array(dtype))
-    return (x,) + tuple(draw(s.broadcast_target(x.shape))), {}
-
-
-@composite(sampler=_expand_sampler, reference=lambda x, *shape: numpy.broadcast_to(x, shape))
-def expand(x, *sizes):
-    """PyTorch's ``expand``: broadcast to ``sizes``; -1 keeps a dimension's size."""
-    if len(sizes) == 1 and not isinstance(sizes[0], (int, numpy.integer)):
-        sizes = tuple(sizes[0])
-    lead = len(sizes) - x.ndim
-    shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
-    return broadcast_to(x, shape=shape)
 
 
 def _tensors(seq, opname):

@@ -9,20 +9,20 @@ during ``backward`` -- recomputed here so that uses through a parameter view
 """
 import numpy
 
-from ..backward import _fit
+from ..backward import grad
 from ..grad_mode import no_grad
-from ..tensor import Tensor
-from .. import backward as _backward
+from ..vjp import input_cotangents, output_tensors
 
 
 def output_proxies(records):
     """One tensor per output of each record, standing for that output in ``grad``."""
     proxies = []
     for rec in records:
+        out = output_tensors(rec)
         if rec.multi:
-            proxies.extend(Tensor._make(o, rec, slot) for slot, o in enumerate(rec.out))
+            proxies.extend(out)
         else:
-            proxies.append(Tensor._make(rec.out, rec, -1))
+            proxies.append(out)
     return proxies
 
 
@@ -33,18 +33,14 @@ def cotangents(root, records, params):
     gradient; a record or parameter the root does not reach gets None.
     """
     proxies = output_proxies(records)
-    grads = _backward.grad(root, proxies + list(params), retain_graph=True,
-                           allow_unused=True)
+    grads = grad(root, proxies + list(params), retain_graph=True, allow_unused=True)
+    arrays = iter(None if g is None else g.data for g in grads[:len(proxies)])
     by_record = {}
-    for proxy, g in zip(proxies, grads):
-        g = None if g is None else g.data
-        rec = proxy._record
+    for rec in records:
         if rec.multi:
-            slots = by_record.setdefault(rec, [None] * len(rec.out))
-            slots[proxy._slot] = g
+            by_record[rec] = tuple(next(arrays) for _ in rec.out)
         else:
-            by_record[rec] = g
-    by_record = {rec: tuple(g) if isinstance(g, list) else g for rec, g in by_record.items()}
+            by_record[rec] = next(arrays)
     totals = {p: None if g is None else g.data for p, g in zip(params, grads[len(proxies):])}
     return by_record, totals
 
@@ -60,14 +56,8 @@ def input_cotangent(rec, g, i):
         return numpy.zeros(numpy.shape(data), dtype=data.dtype)
     if rec.multi:
         g = tuple(numpy.zeros_like(o) if x is None else x for x, o in zip(g, rec.out))
-    params = rec.params
-    if rec.op.vjp_takes_needs:
-        params = dict(params, needs=tuple(rec.needs))
     with no_grad():
-        cots = rec.op.vjp(g, rec.out, *rec.datas, **params)
-        if len(rec.inputs) == 1:
-            cots = (cots,)
-        return numpy.asarray(_fit(cots[i], rec.inputs[i], rec, i, False))
+        return numpy.asarray(input_cotangents(rec, g)[i])
 
 
 def norm(a):
