@@ -5,6 +5,10 @@ their insertion order; numbers are formatted by the caller.  Nothing here
 needs Graphviz.
 """
 import contextlib
+import re
+
+#: Inches per character of 12-point Helvetica, on average: for width estimates.
+CHAR_WIDTH = 0.09
 
 
 class Html(str):
@@ -32,6 +36,8 @@ class Dot:
         self.lines = [f"digraph {quote(name)} {{"]
         self.depth = 1
         self.node_ids = {}      # every node id stated or used by an edge, in first-seen order
+        self.meta = {}          # node id -> what an interactive page shows about it
+        self.widths = {}        # node id -> estimated width in inches (for folding)
         for kind, attrs in (("graph", graph), ("node", node), ("edge", edge)):
             if attrs:
                 self.line(kind + attr_list(attrs))
@@ -44,6 +50,8 @@ class Dot:
 
     def node(self, node_id, **attrs):
         self.node_ids.setdefault(node_id)
+        if "label" in attrs:
+            self.widths[node_id] = label_width(attrs["label"])
         self.line(quote(node_id) + attr_list(attrs))
 
     def edge(self, tail, head, **attrs):
@@ -71,3 +79,11 @@ class Dot:
 
     def source(self):
         return "\n".join(self.lines + ["}"]) + "\n"
+
+
+def label_width(label):
+    """Estimated width in inches of a label: its longest line of text, plus margins."""
+    text = re.sub(r"<BR[^>]*>", "\n", str(label)) if isinstance(label, Html) else str(label)
+    text = re.sub(r"<[^>]*>", "", text)
+    text = re.sub(r"&[a-z]+;|&#[0-9]+;", "x", text)
+    return 0.25 + CHAR_WIDTH * max((len(line) for line in text.split("\n")), default=0)

@@ -20,12 +20,12 @@ class LedgerEntry:
     __slots__ = ("step", "index", "op", "scope", "site", "norm", "share", "value")
 
     def __init__(self, use):
-        rec = use.op.rec
+        rec = None if use.op is None else use.op.rec
         self.step = use.step
-        self.index = rec.index
-        self.op = use.op.name
-        self.scope = rec.scope_path
-        self.site = rec.site
+        self.index = None if rec is None else rec.index
+        self.op = "(unused)" if rec is None else use.op.name
+        self.scope = "" if rec is None else rec.scope_path
+        self.site = "" if rec is None else rec.site
         self.norm = use.norm
         self.share = use.share
         self.value = use.value
@@ -49,7 +49,8 @@ class Ledger(list):
                 f"{'norm':>10} {'share':>8}  scope"]
         for e in self:
             share = "–" if e.share is None or e.share != e.share else f"{100 * e.share:.1f}%"
-            rows.append(f"{'' if e.step is None else e.step:>5} {e.op:>10} {e.index:>6} "
+            rows.append(f"{'' if e.step is None else e.step:>5} {e.op:>10} "
+                        f"{'–' if e.index is None else e.index:>6} "
                         f"{fmt(e.norm):>10} {share:>8}  {e.scope}")
         return "\n".join(rows)
 

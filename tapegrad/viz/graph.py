@@ -17,7 +17,7 @@ import numpy
 
 from ..tape import Tape
 from ..tensor import TENSOR_TYPES
-from . import gradients
+from . import gradients, rows
 from .errors import DrawError
 
 #: Single-input operations whose output is just the parameter re-laid-out.
@@ -31,6 +31,8 @@ def ident(text):
 
 class Leaf:
     """A tensor without a record: a parameter (requires grad) or an input/constant."""
+
+    is_op = False
 
     def __init__(self, tensor, name, node_id, is_param):
         self.tensor = tensor
@@ -52,24 +54,36 @@ class Leaf:
 
 
 class Use:
-    """One use of a parameter by one operation, and the gradient term it sends back."""
+    """One use of a parameter by one operation, and the gradient term it sends back.
 
-    __slots__ = ("op", "position", "value", "norm", "share")
+    ``step`` is the operation's time step; for an operation outside the steps
+    that computes rows of several steps at once (a batched product), there is
+    one Use per step, each holding the term of that step's rows (``batched``).  A
+    parameter shared across steps but not used at some step (the recurrent
+    weight at t=1 when the initial state is zero, which is not multiplied) gets
+    a Use with ``op`` None there: its term is exactly zero.
+    """
 
-    def __init__(self, op, position):
+    __slots__ = ("op", "position", "step", "value", "norm", "share")
+
+    def __init__(self, op, position, step):
         self.op = op
         self.position = position
+        self.step = step
         self.value = None
         self.norm = None
         self.share = None
 
     @property
-    def step(self):
-        return self.op.step
+    def batched(self):
+        """True when the operation ran outside the steps and this is one step's rows of it."""
+        return self.op is not None and self.op.step is None and self.step is not None
 
 
 class OpNode:
     """One recorded operation (not a parameter view)."""
+
+    is_op = True
 
     def __init__(self, rec, pos):
         self.rec = rec
@@ -111,6 +125,7 @@ class Graph:
         self.root = self._op.get(root._record) if root is not None else None
         self.has_grad = False
         self.why_no_grad = None
+        self.labels = rows.step_labels(self)   # value outside the steps -> step of each element
 
     # ------------------------------------------------------------- structure
     def _leaf_for(self, t):
@@ -158,7 +173,7 @@ class Graph:
                         if not src.consumers or src.consumers[-1] is not node:
                             src.consumers.append(node)
                         if src.is_param and rec.needs[i]:
-                            src.uses.append(Use(node, i))
+                            src.uses.append(Use(node, i, node.step))
                 node.sources.append(src)
                 node.slots.append(slot)
                 node.marks.append(mark)
@@ -192,7 +207,7 @@ class Graph:
         found = []
         for p in self.shared_params():
             for u in p.uses:
-                if u.step is None:
+                if u.step is None or u.op is None:
                     continue
                 if any(isinstance(s, OpNode) and s.step is not None and s.step_key != u.op.step_key
                        and s.family == u.op.family for s in u.op.sources):
@@ -266,16 +281,33 @@ def _add_gradients(graph, root):
     for op in graph.ops:
         op.grad = by_record.get(op.rec)
         op.grad_norm = gradients.norm_of(op.grad)
+    coloured = rows.split_cotangents(graph, graph.labels)
     for p in graph.params:
         p.grad = totals.get(p.tensor)
         if p.grad is None:
             p.grad = numpy.zeros(p.shape, dtype=p.tensor.dtype)
+        uses = []
         for u in p.uses:
-            c = gradients.input_cotangent(u.op.rec, u.op.grad, u.position)
-            c = _through_views(graph, u.op.rec.inputs[u.position], c)
-            u.value = c
-            u.norm = gradients.norm(c)
-            u.share = gradients.signed_share(c, p.grad)
+            parts = coloured.get(u.op, {None: u.op.grad}) if u.op.step is None else {
+                u.step: u.op.grad}
+            for step, g in parts.items():
+                c = gradients.input_cotangent(u.op.rec, g, u.position)
+                use = Use(u.op, u.position, step)
+                use.value = _through_views(graph, u.op.rec.inputs[u.position], c)
+                use.norm = gradients.norm(use.value)
+                use.share = gradients.signed_share(use.value, p.grad)
+                uses.append(use)
+        p.uses = uses
+    steps = graph.steps()
+    for p in graph.shared_params():
+        used = {u.step for u in p.uses}
+        for s in steps:
+            if s not in used:
+                zero = Use(None, None, s)
+                zero.value = numpy.zeros(p.shape, dtype=p.grad.dtype)
+                zero.norm, zero.share = 0.0, 0.0
+                p.uses.append(zero)
+        p.uses.sort(key=lambda u: (u.step is None, u.step or 0))
     graph.has_grad = True
 
 

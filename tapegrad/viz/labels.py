@@ -19,7 +19,7 @@ def esc(text):
     return html.escape(str(text), quote=True)
 
 
-def small(text, size=9):
+def small(text, size=10):
     """Smaller text in the node's own font colour (readable on dark fills too)."""
     return f'<FONT POINT-SIZE="{size}">{text}</FONT>'
 
@@ -42,6 +42,8 @@ def operand(node, i):
         return src.short + node.marks[i]
     if src is None:
         return constant_text(node.rec.inputs[i])
+    if src.step is None and all(s is None or (not s.is_op and s.is_param) for s in src.sources):
+        return f"({op_text(src)})"      # a parameter expression made once: b_ih + b_hh
     return None
 
 

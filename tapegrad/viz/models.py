@@ -2,8 +2,9 @@
 
 Each builds a one-layer network from the ``nn`` modules, runs it over ``steps``
 random inputs, and returns ``(loss, model)``: the squared error of a linear
-read-out of the last step's output -- a loss at the end of the sequence, so
-the drawing shows how much each earlier step contributes to ``W.grad``.
+read-out ``y_t`` of every step's state, summed over the steps (many to many,
+as the textbooks draw it): the input, recurrent and output weights are each
+used once per step, so each gradient is a sum over the steps.
 
 These are example *user* code for the drawing command (``tapegrad-draw``): they
 sit above both ``tapegrad.viz`` and ``tapegrad.nn``; the drawing library itself
@@ -29,13 +30,14 @@ def _net(kind, inputs, hidden, forget_bias):
 
         def forward(self, x):
             if kind == "jordan":
-                y = None
+                y, ys = None, []
                 for t in range(x.shape[0]):
                     with tapegrad.scope("t", step=t + 1):
                         y, _ = self.cell(x[t], y)
-                return y
+                    ys.append(y)
+                return tapegrad.stack(ys)
             out, _ = self.rnn(x)
-            return self.head(out[-1])
+            return self.head(out)
 
     return Net()
 

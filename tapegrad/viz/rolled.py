@@ -229,7 +229,7 @@ def render(graph, opts):
 def _cell_for_param(p, cells):
     for u in p.uses:
         for c in cells:
-            if u.op.family == c.family:
+            if u.op is not None and u.op.family == c.family:
                 return c
     return cells[0]
 
