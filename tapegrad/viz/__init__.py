@@ -53,4 +53,4 @@ def draw(root, view="unrolled", steps="auto", focus=None, collapse=None,
     if len(dot.node_ids) > max_nodes:
         raise DrawError(f"draw: this drawing needs {len(dot.node_ids)} nodes, more than "
                         f"max_nodes={max_nodes}. {_FEWER[view]}")
-    return Drawing(dot.source(), graph, opts)
+    return Drawing(dot.source(), graph, opts, dot.meta)

@@ -62,10 +62,17 @@ def dot_program():
 class Drawing:
     """A computation graph drawn as DOT text (``.source``), ready to render."""
 
-    def __init__(self, source, graph, options):
+    def __init__(self, source, graph, options, meta=None):
         self.source = source
         self.graph = graph
         self.options = options
+        self.meta = meta or {}      # node id -> what the interactive page shows about it
+
+    def uses(self, param_name):
+        """The ids of the drawn nodes that use a parameter (a step's rows of a batched
+        product count as a use in that step), in time order."""
+        (p,) = self.graph.find_params([param_name])
+        return list(self.meta.get(p.id, {}).get("uses", ()))
 
     def ledger(self, param_name):
         """The per-use gradient terms of a parameter: step, op index, norm, signed share.

@@ -15,7 +15,7 @@ from .rows import MOVES
 from .steps import step_range
 
 #: Width (inches) a row of steps may take: the picture stays readable at page width.
-ROW_WIDTH = 16.0
+ROW_WIDTH = 14.0
 NODESEP = 0.18
 
 
@@ -137,8 +137,8 @@ class Unrolled:
                             self._slices[(leaf, t)] = node_id
                             self._step_column(box.cluster).inputs.append((node_id, leaf))
                 continue            # a constant of a batched op (a target): named in its text
-            homes = {self.box_of[r].cluster for r in readers if r.step is not None}
-            if len(homes) == 1 and all(r.step is not None for r in readers):
+            homes = {self.box_of[r].cluster for r in readers}
+            if len(homes) == 1 and None not in homes:
                 self._step_column(homes.pop()).inputs.append((leaf.id, leaf))
             elif not all(self.box_of[r].kind == "elided" for r in readers):
                 self.outside_inputs.append(leaf)

@@ -203,9 +203,9 @@ class Graph:
         return [p for p in self.params if len({u.step for u in p.uses if u.step}) >= 2]
 
     def recurrent_params(self):
-        """Shared parameters whose use also reads a value made in an earlier step (W_hh)."""
+        """Parameters whose use also reads a value made in an earlier step (W_hh)."""
         found = []
-        for p in self.shared_params():
+        for p in self.params:
             for u in p.uses:
                 if u.step is None or u.op is None:
                     continue
@@ -299,7 +299,7 @@ def _add_gradients(graph, root):
                 uses.append(use)
         p.uses = uses
     steps = graph.steps()
-    for p in graph.shared_params():
+    for p in dict.fromkeys(graph.shared_params() + graph.recurrent_params()):
         used = {u.step for u in p.uses}
         for s in steps:
             if s not in used:

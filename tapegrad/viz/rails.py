@@ -107,8 +107,9 @@ def term_node(dot, p, term, scale, opts):
 def sum_node(dot, p, terms):
     """``W.grad = Σ of T terms``, level with nothing in particular: after the last term."""
     n = len(terms)
-    label = (f"<B>{esc(p.name)}.grad</B> = Σ of {n} term{'s' if n != 1 else ''}"
-             f"<BR/>{small(esc('norm ' + fmt(gradients.norm(p.grad))))}")
+    label = (f"<B>{esc(p.name)}.grad</B><BR/>"
+             + small(esc(f"= Σ of {n} term{'s' if n != 1 else ''}, norm "
+                         f"{fmt(gradients.norm(p.grad))}")))
     total = sum_id(p)
     dot.node(total, label=Html(label), style="filled", fillcolor="#fff0f0", color=RAIL_COLOR,
              peripheries="2")

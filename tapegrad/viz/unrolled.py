@@ -47,10 +47,9 @@ def render(graph, opts):
         graph, opts, scale, terms_of, drawn, runs, view, colour_of)), node=NODE_ATTRS,
         edge=EDGE_ATTRS)
     dot.comment("parameters: each drawn once; its uses carry its colour")
-    with dot.subgraph("cluster_params", label="", peripheries="0"):
-        for p in graph.params:
-            dot.node(p.id, **_param_attrs(p, colour_of[p]))
-            dot.meta[p.id] = _param_meta(p, view, terms_of.get(p))
+    for p in graph.params:
+        dot.node(p.id, **_param_attrs(p, colour_of[p]))
+        dot.meta[p.id] = _param_meta(p, view, terms_of.get(p))
     for leaf in view.outside_inputs:
         dot.node(leaf.id, **input_attrs(leaf))
 

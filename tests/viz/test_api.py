@@ -58,7 +58,9 @@ def test_source_is_the_same_text_in_every_process():
 
 @pytest.mark.parametrize("steps,drawn", [(8, 8), (9, 6)])
 def test_auto_draws_every_step_up_to_eight(elman, steps, drawn):
-    assert len(clusters(draw(elman(steps=steps).loss).source)) == drawn
+    steps_drawn = [c for c in clusters(draw(elman(steps=steps).loss).source)
+                   if not c.startswith("cluster_elided_")]
+    assert len(steps_drawn) == drawn
 
 
 DRAWINGS = {

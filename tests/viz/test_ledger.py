@@ -66,13 +66,15 @@ def test_zero_initial_state_gives_an_exactly_zero_first_term(elman):
 
 
 def test_drawing_ledger_matches_the_engine_ledger(elman):
+    """The same terms; a use after the loop on one step's state (W_hy on h_4) is given
+    that step."""
     net = elman(steps=4, zero_h0=False)
     drawing = draw(net.loss)
     net.loss.backward(keep_contributions=True)
     for name, p in net.params.items():
         mine = drawing.ledger(name)
         theirs = tg.contributions(p)
-        assert [e.step for e in mine] == [c.step for c in theirs]
+        assert [e.step for e in mine] == [4 if c.step is None else c.step for c in theirs]
         assert [e.index for e in mine] == [c.index for c in theirs]
         for e, c in zip(mine, theirs):
             numpy.testing.assert_allclose(e.value, c.value, rtol=1e-12, atol=1e-15)
@@ -102,7 +104,9 @@ def test_ledger_splits_an_nn_layer_weight_per_step_through_its_transpose():
     loss = (out[-1] ** 2).sum()
     ledger = draw(loss).ledger("weight_hh_l0")
     assert ledger.name == "weight_hh_l0"
-    assert [e.step for e in ledger] == [2, 3, 4]   # a zero initial state skips the product at t=1
+    assert [e.step for e in ledger] == [1, 2, 3, 4]
+    assert ledger[0].op == "(unused)" and not ledger[0].value.any()  # a zero initial state
+    assert "(unused)" in str(ledger)                                 # is not multiplied
     loss.backward()
     numpy.testing.assert_allclose(sum(e.value for e in ledger), rnn.weight_hh_l0.grad.data,
                                   rtol=1e-12, atol=1e-15)
@@ -181,5 +185,26 @@ def test_ledger_names_are_the_named_parameters_names():
     drawing = draw((out[-1] ** 2).sum())
     assert set(drawing.params) == {name for name, _ in lstm.named_parameters()}
     ledger = drawing.ledger("weight_hh_l0")
-    assert [e.step for e in ledger] == [2, 3, 4]
+    assert [e.step for e in ledger] == [1, 2, 3, 4]
     assert drawing.ledger("weight_hh_l0").name == "weight_hh_l0"
+
+
+@pytest.mark.parametrize("steps", [2, 3, 7])
+def test_every_shared_parameter_of_an_elman_rnn_has_one_term_per_step(steps):
+    """The input, recurrent and output weights (and the biases) of ``nn.RNN`` with a
+    read-out at every step: T terms each, summing to ``.grad`` in float64, although the
+    layer computes the input projection and the read-out in one batched product each."""
+    tg.manual_seed(1)
+    rnn = nn.RNN(3, 5, dtype=tg.float64)
+    head = nn.Linear(5, 2, dtype=tg.float64)
+    out, _ = rnn(tg.randn(steps, 2, 3, dtype=tg.float64))
+    loss = ((head(out) - 1.0) ** 2).sum()
+    drawing = draw(loss)
+    loss.backward()
+    for module in (rnn, head):
+        for name, p in module.named_parameters():
+            ledger = drawing.ledger(name)
+            assert [e.step for e in ledger] == list(range(1, steps + 1)), name
+            numpy.testing.assert_allclose(sum(e.value for e in ledger), p.grad.data,
+                                          rtol=1e-12, atol=1e-14)
+            assert sum(e.share for e in ledger) == pytest.approx(1.0, abs=1e-9)

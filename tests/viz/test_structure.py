@@ -14,19 +14,13 @@ from tapegrad.viz import DrawError, draw
 from tapegrad.viz.models import MODELS, build
 
 
+def step_clusters(source):
+    """The clusters of drawn steps (not those of elided runs)."""
+    return [c for c in clusters(source) if not c.startswith("cluster_elided_")]
+
+
 def params_in(source):
     return [n for n in node_ids(source) if n.startswith("param_")]
-
-
-def uses_of(source, param_id):
-    """The boxes a parameter's dashed use edges reach, directly or through its bus taps."""
-    tails = {param_id} | {h for t, h, _ in edges(source) if t == param_id
-                          and h.startswith("bus_")}
-    for t, h, _ in edges(source):           # the taps are chained one after another
-        if t in tails and h.startswith("bus_"):
-            tails.add(h)
-    return [h for t, h, a in edges(source) if t in tails and not h.startswith("bus_")
-            and "dashed" in a]
 
 
 def test_each_parameter_is_one_node(elman):
@@ -42,21 +36,14 @@ def test_one_cluster_per_step_in_time_order(elman):
                                 "cluster_rnn_cell_t_3"]
 
 
-def test_use_edges_go_from_the_parameter_to_each_use(elman):
-    source = draw(elman(steps=3).loss).source
-    assert uses_of(source, "param_W_hh") == ["op_1_matmul", "op_6_matmul", "op_11_matmul"]
-    assert uses_of(source, "param_W_hy") == ["op_15_matmul"]
-    assert all("dashed" in a for t, h, a in edges(source) if t.startswith("param_")
-               and not h.startswith("bus_"))
-
-
-def test_shared_parameters_outside_the_focus_are_named_not_wired(elman):
-    source = draw(elman(steps=3).loss).source
-    assert uses_of(source, "param_W_xh") == [] and uses_of(source, "param_b") == []
-    assert re.search(r"^\s*param_W_xh \[label=<.*not in focus", source, re.M)
-    assert "<B>x2 @ W_xh</B>" in source and "<B>+ b</B>" in source     # the uses name it
-    wired = draw(elman(steps=3).loss, focus=["W_hh", "W_xh"]).source
-    assert uses_of(wired, "param_W_xh") == ["op_0_matmul", "op_5_matmul", "op_10_matmul"]
+def test_each_use_carries_its_parameters_colour(elman):
+    d = draw(elman(steps=3).loss)
+    assert d.uses("W_hh") == ["op_1_matmul", "op_6_matmul", "op_11_matmul"]
+    assert d.uses("W_hy") == ["rows_15_t3"]     # after the loop, but on step 3's state
+    colour = re.search(r"^\s*param_W_hh \[.*color=\"(#[0-9a-f]+)\"", d.source, re.M).group(1)
+    for node in d.uses("W_hh"):
+        assert re.search(rf'^\s*{node} \[.*color="{colour}", penwidth="3"', d.source, re.M)
+    assert not [e for e in edges(d.source) if e[0].startswith("param_")]
 
 
 def test_rail_sums_one_term_per_step(elman):
@@ -65,14 +52,25 @@ def test_rail_sums_one_term_per_step(elman):
     assert rail == [("op_1_matmul", "rail_W_hh_t1"), ("op_6_matmul", "rail_W_hh_t2"),
                     ("op_11_matmul", "rail_W_hh_t3"), ("rail_W_hh_t1", "rail_W_hh_t2"),
                     ("rail_W_hh_t2", "rail_W_hh_t3"), ("rail_W_hh_t3", "rail_W_hh_sum")]
-    assert "W_hh.grad</B> = Σ of 3 uses" in source
+    assert "W_hh.grad</B><BR/><FONT POINT-SIZE=\"10\">= Σ of 3 terms" in source
 
 
-def test_default_focus_is_the_recurrent_weight(elman):
+def test_default_focus_is_every_shared_weight(elman):
     source = draw(elman(steps=3).loss).source
     rails = {re.sub(r"_(t\d+|sum)$", "", n) for n in node_ids(source) if n.startswith("rail_")}
-    assert rails == {"rail_W_hh"}
-    assert "shared, no rail" in source         # W_xh and b are listed with their shares
+    assert rails == {"rail_W_hh", "rail_W_xh"}      # W_hy is used at t=3 only: not shared
+    assert "shared, no rail" in source              # b is listed with its shares
+
+
+def test_nn_rnn_gets_a_rail_for_the_input_recurrent_and_output_weights():
+    loss, _ = build("elman", 3)
+    d = draw(loss)
+    for name in ("rnn_weight_ih_l0", "rnn_weight_hh_l0", "head_weight"):
+        assert [f"rail_{name}_t{t}" in node_ids(d.source) for t in (1, 2, 3)] == [True] * 3
+    assert "rail_rnn_weight_hh_l0_t1" in d.source and "(not used)" in d.source
+    assert "batched: in0 @ weight_ih_l0ᵀ" in d.source and "rnn.weight_hh_l0 is not used at t=1" \
+        in d.source
+    assert d.uses("weight_ih_l0") == ["rows_1_t1", "rows_1_t2", "rows_1_t3"]
 
 
 def test_focus_several_and_unknown(elman):
@@ -87,16 +85,16 @@ def test_rail_labels_carry_norm_and_share(elman):
     d = draw(net.loss)
     ledger = d.ledger("W_hh")
     for entry in ledger:
-        share = f"share {100 * entry.share:.0f}%"
+        share = f"({100 * entry.share:.0f}%)"
         assert re.search(rf'rail_W_hh_t{entry.step} \[label=<[^\n]*{re.escape(share)}',
                          d.source)
-    assert re.search(r"rail_W_hh_t1 \[label=<[^\n]*norm 0<", d.source)   # exactly zero
+    assert re.search(r"rail_W_hh_t1 \[label=<[^\n]*>0  \(0%\)<", d.source)   # exactly zero
 
 
 def test_long_sequences_elide_the_middle_and_keep_the_sum(elman):
     net = elman(steps=12)
     d = draw(net.loss)
-    assert len(clusters(d.source)) == 6
+    assert len(step_clusters(d.source)) == 6
     assert "elided_rnn_cell_t4_9" in node_ids(d.source)
     assert "rail_W_hh_t4_9" in node_ids(d.source)
     ledger = d.ledger("W_hh")
@@ -104,16 +102,16 @@ def test_long_sequences_elide_the_middle_and_keep_the_sum(elman):
     norm = numpy.sqrt((middle ** 2).sum())
     share = sum(e.share for e in ledger if 4 <= e.step <= 9)
     label = re.search(r"rail_W_hh_t4_9 \[label=<([^\n]*)>", d.source).group(1)
-    assert "from t=4..9 (6 uses)" in label
-    shown = re.search(r"share (-?[0-9.e+-]+)%", label).group(1)
+    assert "t=4..9" in label and "(6 uses)" in label
+    shown = re.search(r"\((-?[0-9.e+-]+)%\)", label).group(1)
     assert float(shown) == pytest.approx(100 * share, rel=0.01)
-    assert f"norm {norm:.3g}" in label and norm > 0
+    assert f"{norm:.3g}" in label and norm > 0
     assert "t=4..9 not drawn" in d.source
 
 
 @pytest.mark.parametrize("steps,drawn", [("all", 12), (4, 4), ([1, 2, 12], 3)])
 def test_steps_option(elman, steps, drawn):
-    assert len(clusters(draw(elman(steps=12).loss, steps=steps).source)) == drawn
+    assert len(step_clusters(draw(elman(steps=12).loss, steps=steps).source)) == drawn
 
 
 def test_bad_steps_option(elman):
@@ -121,13 +119,6 @@ def test_bad_steps_option(elman):
         draw(elman(steps=3).loss, steps=[7])
     with pytest.raises(DrawError, match="at least 2"):
         draw(elman(steps=3).loss, steps=1)
-
-
-def test_many_uses_become_a_bus(elman):
-    source = draw(elman(steps=5).loss, steps="all").source
-    taps = [n for n in node_ids(source) if n.startswith("bus_param_W_hh_")]
-    assert len(taps) == 5
-    assert ("param_W_hh", "bus_param_W_hh_0") in {(t, h) for t, h, _ in edges(source)}
 
 
 def test_max_nodes_is_never_exceeded_silently(elman):
@@ -144,6 +135,7 @@ def test_collapse_step_draws_one_box_per_step(lstm):
     assert boxes == ["group_lstm_cell_t_1", "group_lstm_cell_t_2", "group_lstm_cell_t_3"]
     assert not [n for n in node_ids(source) if n.startswith("op_") and "sigmoid" in n]
     assert ("group_lstm_cell_t_1", "rail_W_t1") in {(t, h) for t, h, _ in edges(source)}
+    assert len(step_clusters(source)) == 3
 
 
 def test_expanded_lstm_shows_its_gates(lstm):
@@ -164,8 +156,8 @@ def test_output_is_deterministic_and_ids_are_readable(elman):
     b = draw(elman(steps=4, seed=1).loss).source
     assert a == b
     for n in node_ids(a):
-        assert re.fullmatch(r"(op_\d+_[a-z_]+|param_\w+|input_\w+|rail_\w+|bus_\w+"
-                            r"|elided_\w+|group_\w+)", n), n
+        assert re.fullmatch(r"(op_\d+_[a-z_]+|param_\w+|input_\w+|rail_\w+|rows_\d+_t\d+"
+                            r"|anchor_\w+|elided_\w+|group_\w+)", n), n
 
 
 def test_every_html_label_is_well_formed(elman, lstm):
@@ -292,24 +284,20 @@ def test_bidirectional_two_layer_layer_draws_a_cluster_per_direction_and_step():
     gru = nn.GRU(3, 4, num_layers=2, bidirectional=True)
     out, _ = gru(tg.randn(3, 1, 3))
     source = draw((out[-1] ** 2).sum()).source
-    assert len(clusters(source)) == 12
+    assert len(step_clusters(source)) == 12
     assert "cluster_gru_l1_reverse_t_3" in clusters(source)
     assert "rail_weight_hh_l1_reverse_sum" in node_ids(source)
 
 
-def test_a_box_feeding_every_step_is_joined_by_connector_labels_not_long_edges():
+def test_batched_products_are_drawn_as_each_steps_rows():
     loss, _ = build("elman", 4)
-    source = draw(loss).source
-    unbind = re.search(r"^\s*(op_\d+_unbind) \[label=<(.*)>", source, re.M)
-    stack = re.search(r"^\s*(op_\d+_stack) \[label=<(.*)>", source, re.M)
-    assert "→ t=1..4" in unbind.group(2) and "← t=1..4" in stack.group(2)
-    assert not [e for e in edges(source) if e[0] == unbind.group(1) or e[1] == stack.group(1)]
-    for k in range(4):                      # each step names its slice and where h goes
-        assert f"<I>← unbind[{k}]</I>" in source
-    elided = draw(build("elman", 20)[0]).source
-    assert re.search(r"^\s*elided_\w+ \[label=<.*← unbind\[3\.\.16\].*→ stack", elided, re.M)
-    assert source.count('<FONT POINT-SIZE="9"><I>→ stack</I>') == 4
-    assert "data from / to a box outside the steps" in source
+    d = draw(loss)
+    for t in range(1, 5):       # the input projection and the read-out, in every step
+        assert f"rows_1_t{t}" in node_ids(d.source) and f"rows t={t} of #1" in d.source
+        assert f"input_in0_t{t}" in node_ids(d.source)
+    heads = [n for n in d.uses("head.weight")]
+    assert len(heads) == 4 and all(n.startswith("rows_") for n in heads)
+    assert not re.search(r"^\s*op_\d+_(unbind|stack|reshape) \[", d.source, re.M)
 
 
 def test_cli_titles_and_forget_bias_reach_the_legend(tmp_path):
