@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 import numpy
 
 import tapegrad
-from tapegrad.errors import TapegradError
+from tapegrad.errors import TapegradError, here
 
 from .parameter import Parameter, change_dtype, clear_grads
 
@@ -259,9 +259,10 @@ class Module:
 
     # ----------------------------------------------------------------- display
     def describe(self):
-        """``Linear(in_features=3, ...) 'fc'``: this module, for error messages."""
+        """``Linear(in_features=3, ...) 'fc' (at model.py:12)``: this module and the user's
+        line that called it, for error messages."""
         where = f" {self._scope_name!r}" if self._scope_name else ""
-        return f"{type(self).__name__}({self.extra_repr()}){where}"
+        return f"{type(self).__name__}({self.extra_repr()}){where} (at {here()})"
 
     def extra_repr(self):
         """The text inside this module's parentheses in ``repr`` (override it)."""

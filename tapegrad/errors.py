@@ -29,11 +29,6 @@ class AnomalyError(TapegradError, FloatingPointError):
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
-#: ``tapegrad.nn`` (the repository's ``nn/`` folder, installed as a subpackage) is
-#: written as user code: its lines (``layers.py:40`` in a Linear) are shown.
-_NN_DIR = os.path.join(_PACKAGE_DIR, "nn") + os.sep
-
-
 #: Files inside the package that are written as user code: the example models
 #: the drawing command builds, whose lines are the ones worth showing.
 _USER_CODE_IN_PACKAGE = frozenset({os.path.join(_PACKAGE_DIR, "viz", "models.py")})
@@ -45,9 +40,12 @@ INTERNAL_FILES = {}
 
 
 def is_internal(filename):
-    """True for frames inside the tapegrad package (skipped when finding the user's line)."""
-    return (filename.startswith(_PACKAGE_DIR) and not filename.startswith(_NN_DIR)
-            and filename not in _USER_CODE_IN_PACKAGE)
+    """True for frames inside the tapegrad package, ``tapegrad.nn`` included, or of Python's
+    frozen import machinery: skipped when finding the user's line, so that a label or an
+    error names the line that called the module (never ``cells.py:32``)."""
+    if filename in _USER_CODE_IN_PACKAGE:
+        return False
+    return filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen ")
 
 
 def user_site(depth=1):
