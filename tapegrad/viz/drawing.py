@@ -10,8 +10,11 @@ import subprocess
 
 from .colors import fmt
 from .errors import INSTALL_HINT, DrawError, GraphvizNotFoundError
+from .page import page
 
 FORMATS = ("svg", "png", "pdf", "json", "dot")
+#: What ``render`` writes: Graphviz's formats, and the interactive page.
+FILE_FORMATS = FORMATS + ("html",)
 
 
 class LedgerEntry:
@@ -111,9 +114,11 @@ class Drawing:
         path = os.fspath(path)
         if format is None:
             format = os.path.splitext(path)[1].lstrip(".").lower() or "svg"
-        if format not in FORMATS:
+        if format not in FILE_FORMATS:
             raise DrawError(f"Drawing.render({path!r}): cannot write format {format!r}. Fix: "
-                            f"end the file name in one of {FORMATS} or pass format=.")
+                            f"end the file name in one of {FILE_FORMATS} or pass format=.")
+        if format == "html":
+            return self.to_html(path)
         if format == "dot":
             data = self.source.encode("utf-8")
         else:
@@ -122,6 +127,19 @@ class Drawing:
             data = self.pipe(format)
         with open(path, "wb") as f:
             f.write(data)
+        return path
+
+    def to_html(self, path):
+        """Write one self-contained HTML page (no network needed): the SVG with pan and
+        zoom, a node's facts on hover, a parameter's uses and terms on click, and a slider
+        that highlights one time step.  Needs Graphviz ``dot``."""
+        path = os.fspath(path)
+        if dot_program() is None:
+            raise GraphvizNotFoundError(f"Drawing.to_html({path!r})")
+        title = self.options.title or self.options.call_text()
+        text = page(self.pipe("svg").decode("utf-8"), self.meta, self.graph.steps(), title)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
         return path
 
     def _repr_mimebundle_(self, include=None, exclude=None):

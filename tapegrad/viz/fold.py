@@ -298,6 +298,9 @@ class Unrolled:
                 "grad": None if norm is None else float(norm),
                 "site": first.rec.site, "scope": first.scope_path, "step": step,
                 "uses": [p.name for p in uses]}
+        if box.kind == "rows":
+            meta["shape"] = (f"{shape_text(self.row_shape(box))}: rows of "
+                             f"{shape_text(first.shapes[0])}")
         if box.kind == "op" and first.value is not None:
             meta["value"] = gradients.norm(first.value)
         return meta

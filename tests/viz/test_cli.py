@@ -70,3 +70,34 @@ def test_module_entry_point_renders_png(tmp_path):
                            "--steps", "3", "--out", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_focus_takes_several_names_and_max_nodes_is_an_option(tmp_path, capsys):
+    out = tmp_path / "g.dot"
+    assert main(["--model", "elman", "--focus", "weight_ih_l0", "bias_ih_l0", "--out",
+                 str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "rail_rnn_weight_ih_l0_sum" in text and "rail_rnn_bias_ih_l0_sum" in text
+    assert "rail_rnn_weight_hh_l0_sum" not in text
+    assert main(["--model", "lstm", "--steps", "20", "--max-nodes", "20", "--out",
+                 str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "more than --max-nodes 20" in err and "--collapse step" in err
+    assert "--draw-steps 6" in err and "--view rolled" in err and "raise --max-nodes" in err
+    assert "max_nodes" not in err and "collapse=" not in err
+
+
+def test_help_shows_no_raw_markup(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "--max-nodes" in text and "--focus NAME [NAME ...]" in text and ".html" in text
+    assert "``" not in text and ":mod:" not in text
+
+
+@pytest.mark.needs_dot
+def test_out_html_writes_the_interactive_page(tmp_path):
+    out = tmp_path / "e.html"
+    assert main(["--model", "elman", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "<svg" in text and "var META" in text
