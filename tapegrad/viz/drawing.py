@@ -52,9 +52,9 @@ class Ledger(list):
                 f"{'norm':>10} {'share':>8}  scope"]
         for e in self:
             share = "–" if e.share is None or e.share != e.share else f"{100 * e.share:.1f}%"
-            rows.append(f"{'' if e.step is None else e.step:>5} {e.op:>10} "
+            rows.append((f"{'' if e.step is None else e.step:>5} {e.op:>10} "
                         f"{'–' if e.index is None else e.index:>6} "
-                        f"{fmt(e.norm):>10} {share:>8}  {e.scope}")
+                        f"{fmt(e.norm):>10} {share:>8}  {e.scope}").rstrip())
         return "\n".join(rows)
 
 

@@ -59,10 +59,6 @@ def rail_terms(param, view):
     return found
 
 
-def share_text(share):
-    return "share " + percent(share)
-
-
 def percent(share):
     """``63%``; shares under 1% keep two significant digits (``-0.0031%``), so that a tiny
     term does not read as ``-0%``."""

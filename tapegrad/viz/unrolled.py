@@ -15,10 +15,9 @@ shared across steps) gets a gradient rail: one term per step, chained with
 their output, on one log scale.
 """
 from . import fold, rails
-from .boxes import Box, assign, boundary_norm, op_summary, step_text
+from .boxes import assign, boundary_norm, op_summary, step_text
 from .colors import LogScale, fmt
 from .dot import Dot, Html
-from .graph import Leaf, ident
 from .labels import (colour_bar, esc, heading, input_attrs, legend, loss_fact, op_label,
                      op_text, param_label, prose, shape_text, small)
 from .rails import percent

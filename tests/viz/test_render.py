@@ -58,8 +58,9 @@ def test_time_runs_left_to_right_in_rows_read_downwards(elman, lstm):
                                                                        else -1]))
         assert len(order) >= 4
         for a, b in zip(order, order[1:]):     # next to the right, or on a lower row
-            (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes[a], boxes[b]
-            assert bx0 >= ax1 - 1 or by1 <= ay0 + 1, (a, b)
+            a_right, a_bottom = boxes[a][2], boxes[a][1]
+            b_left, b_top = boxes[b][0], boxes[b][3]
+            assert b_left >= a_right - 1 or b_top <= a_bottom + 1, (a, b)
 
 
 @pytest.mark.needs_dot
