@@ -89,7 +89,7 @@ def term_node(dot, p, term, scale, opts):
     uses = f" ({len(term.uses)} uses)" if len(term.uses) > 1 else ""
     if all(u.op is None for u in term.uses):
         uses = " (not used)"
-    lines = [f"<B>{esc(f'∂{p.short}  {term.text}')}</B>" + (small(esc(uses)) if uses else ""),
+    lines = [f"<B>{esc(f'∂{p.name}  {term.text}')}</B>" + (small(esc(uses)) if uses else ""),
              small(esc(f"{fmt(term.norm)}  ({percent(term.share)})"))]
     attrs = scale.node_style(term.norm) if opts.color_by else {}
     attrs = dict(attrs, color=RAIL_COLOR)
