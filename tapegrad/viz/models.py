@@ -10,7 +10,6 @@ These are example *user* code for the drawing command (``tapegrad-draw``): they
 sit above both ``tapegrad.viz`` and ``tapegrad.nn``; the drawing library itself
 never imports ``nn``, and ``import tapegrad.viz`` does not import this module.
 """
-import nn
 import tapegrad
 import tapegrad.nn as nn
 
