@@ -20,6 +20,7 @@ cotangent, so the per-step terms of a parameter sum to its gradient.
 import numpy
 
 from ..grad_mode import no_grad
+from ..vjp import input_cotangents
 from . import gradients
 
 #: Operations that only move elements: their forward (or vjp) moves labels too.
@@ -30,6 +31,9 @@ ELEMENTWISE = {"abs", "add", "cast", "clip", "cos", "div", "elu", "exp", "leaky_
                "maximum", "minimum", "mul", "neg", "pow", "relu", "sigmoid", "sin", "softplus",
                "sqrt", "sub", "tanh", "where"}
 MIXED = -numpy.inf
+#: Finite stand-ins for unknown and mixed (not whole numbers, so never a step) while labels
+#: travel through a vjp, which may check that what it routes is finite.
+ROUTED_UNKNOWN, ROUTED_MIXED = 0.5, 0.25
 
 
 def combine(a, b):
@@ -84,17 +88,18 @@ def _backward(rec, labels, i):
     name = rec.op.name
     shape = numpy.shape(rec.datas[i])
     if name in MOVES:
-        params = rec.params
-        g = labels if rec.multi else labels[0]
-        ones = tuple(numpy.ones_like(a) for a in labels) if rec.multi else numpy.ones_like(g)
+        outs = _outs(rec)           # routed in the outputs' dtypes, as a vjp expects
+        codes = tuple(numpy.where(numpy.isnan(a), ROUTED_UNKNOWN, numpy.where(
+            numpy.isinf(a), ROUTED_MIXED, a)).astype(o.dtype) for a, o in zip(labels, outs))
+        ones = tuple(numpy.ones_like(o) for o in outs)
         with no_grad():
-            moved = rec.op.vjp(g, rec.out, *rec.datas, **params)
-            count = rec.op.vjp(ones, rec.out, *rec.datas, **params)
-        if len(rec.inputs) == 1:
-            moved, count = (moved,), (count,)
-        moved, count = numpy.asarray(moved[i], dtype=float), numpy.asarray(count[i])
-        if moved.shape != shape:
+            moved = input_cotangents(rec, codes if rec.multi else codes[0])[i]
+            count = input_cotangents(rec, ones if rec.multi else ones[0])[i]
+        if moved is None:
             return None
+        moved = numpy.asarray(moved, dtype=float)
+        moved = numpy.where(moved == ROUTED_UNKNOWN, numpy.nan,
+                            numpy.where(moved == ROUTED_MIXED, MIXED, moved))
         return numpy.where(count == 0, numpy.nan, numpy.where(count == 1, moved, MIXED))
     out = labels[0]
     if name in ELEMENTWISE and shape == out.shape:
