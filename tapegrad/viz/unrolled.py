@@ -147,7 +147,7 @@ def _legend(graph, opts, scale, terms_of, drawn, runs, view, colour_of):
     rows.append(key)
     if graph.params:
         rows.append(esc("border colour: the parameter the box uses (thick: it has a rail):  ")
-                    + "  ".join(f'<FONT COLOR="{colour_of[p]}"><B>■ {esc(p.short)}</B></FONT>'
+                    + "  ".join(f'<FONT COLOR="{colour_of[p]}"><B>■ {esc(p.name)}</B></FONT>'
                                 for p in graph.params))
     if graph.has_grad and opts.color_by:
         rows.append(colour_bar(scale, "fill: |grad| of each output, one log scale:"))
