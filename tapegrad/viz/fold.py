@@ -280,9 +280,6 @@ class Unrolled:
                 found[p] = missing
         return found
 
-    def norm(self, a):
-        return gradients.norm(a)
-
     def box_meta(self, box, norm, uses):
         """What the page shows when the pointer is over a box."""
         ops = box.ops

@@ -58,7 +58,7 @@ class Use:
 
     ``step`` is the operation's time step; for an operation outside the steps
     that computes rows of several steps at once (a batched product), there is
-    one Use per step, each holding the term of that step's rows (``batched``).  A
+    one Use per step, each holding the term of that step's rows.  A
     parameter shared across steps but not used at some step (the recurrent
     weight at t=1 when the initial state is zero, which is not multiplied) gets
     a Use with ``op`` None there: its term is exactly zero.
@@ -73,11 +73,6 @@ class Use:
         self.value = None
         self.norm = None
         self.share = None
-
-    @property
-    def batched(self):
-        """True when the operation ran outside the steps and this is one step's rows of it."""
-        return self.op is not None and self.op.step is None and self.step is not None
 
 
 class OpNode:

@@ -49,8 +49,9 @@ def operand(node, i):
 
 def uses_text(param):
     """``used at t=1..5``, ``used 3×``: where a parameter is used, in a few words."""
-    steps = sorted({u.step for u in param.uses if u.step is not None})
-    n = len(param.uses)
+    used = [u for u in param.uses if u.op is not None]     # not the zero terms of unused steps
+    steps = sorted({u.step for u in used if u.step is not None})
+    n = len(used)
     if not steps:
         return f"used {n}×" if n != 1 else "used once"
     if len(steps) <= 6 and steps == list(range(steps[0], steps[-1] + 1)) and len(steps) > 3:

@@ -14,7 +14,7 @@ shared across steps) gets a gradient rail: one term per step, chained with
 ``+`` into ``W.grad``.  Operations are filled by the norm of the gradient of
 their output, on one log scale.
 """
-from . import fold, rails
+from . import fold, gradients, rails
 from .boxes import assign, boundary_norm, op_summary, step_text
 from .colors import LogScale, fmt
 from .dot import Dot, Html
@@ -132,7 +132,7 @@ def _param_attrs(p, colour):
 
 def _param_meta(p, view, terms):
     return {"kind": "param", "name": p.name, "shape": shape_text(p.shape),
-            "grad": fmt(view.norm(p.grad)) if p.grad is not None else None,
+            "grad": gradients.norm(p.grad) if p.grad is not None else None,
             "uses": view.use_box_ids(p), "terms": [t.id for t in terms or ()]}
 
 
