@@ -7,6 +7,8 @@ invisible structure that makes Graphviz draw the columns left to right, folded
 into rows of at most :data:`ROW_WIDTH` inches, so that a long sequence keeps
 the shape of a page.
 """
+import numpy
+
 from . import gradients, rows
 from .boxes import Box, step_text
 from .graph import ident
@@ -296,8 +298,12 @@ class Unrolled:
                 "site": first.rec.site, "scope": first.scope_path, "step": step,
                 "uses": [p.name for p in uses]}
         if box.kind == "rows":
+            last = ops[-1]
             meta["shape"] = (f"{shape_text(self.row_shape(box))}: rows of "
                              f"{shape_text(first.shapes[0])}")
+            if last.value is not None:      # the norm of this step's rows of the last result
+                mine = self.graph.labels[last][0] == box.key[1]
+                meta["value"] = gradients.norm(numpy.where(mine, last.value, 0))
         if box.kind == "op" and first.value is not None:
             meta["value"] = gradients.norm(first.value)
         return meta

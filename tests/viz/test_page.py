@@ -4,8 +4,6 @@ parameter highlights exactly its uses and rail terms, and the slider highlights 
 import re
 
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
 
 from tapegrad.viz import draw
 from tapegrad.viz.models import build
@@ -24,9 +22,17 @@ def page(tmp_path_factory):
 
 
 def node(driver, node_id):
-    return driver.find_element(By.ID, "view").find_element(
-        By.XPATH, f".//*[local-name()='g'][@class='node' or contains(@class, 'node ')]"
-                  f"[@data-id='{node_id}']")
+    """The SVG group of a node (the page moves Graphviz's title into ``data-id``)."""
+    return driver.find_element("css selector", f'g.node[data-id="{node_id}"]')
+
+
+def hover(driver, element):
+    """The pointer enters ``element`` (the events a real mouse sends)."""
+    driver.execute_script(
+        "var el = arguments[0], r = el.getBoundingClientRect();"
+        "['mouseover', 'mouseenter', 'mousemove'].forEach(function (kind) {"
+        "  el.dispatchEvent(new MouseEvent(kind, {clientX: r.x + r.width / 2,"
+        "    clientY: r.y + r.height / 2, bubbles: kind !== 'mouseenter'})); });", element)
 
 
 def test_the_page_is_self_contained(page):
@@ -42,10 +48,11 @@ def test_page_loads_hover_shows_facts_click_highlights_uses(browser, page):
         "return Array.from(document.querySelectorAll('g.node')).map(g => g.dataset.id)")
     assert "op_0_add" not in ids and "rows_1_t2" in ids
 
-    ActionChains(browser).move_to_element(node(browser, "rows_1_t2")).perform()
-    tip = browser.find_element(By.ID, "tip")
+    hover(browser, node(browser, "rows_1_t2"))
+    tip = browser.find_element("id", "tip")
     assert tip.is_displayed()
     assert "weight_ih_l0" in tip.text and "step t=2" in tip.text and "|grad|" in tip.text
+    assert "|value|" in tip.text and "(1, 4): rows of (3, 4)" in tip.text
 
     node(browser, "param_rnn_weight_hh_l0").click()
     lit = browser.execute_script(
@@ -55,7 +62,7 @@ def test_page_loads_hover_shows_facts_click_highlights_uses(browser, page):
     terms = ["rail_rnn_weight_hh_l0_t1", "rail_rnn_weight_hh_l0_t2", "rail_rnn_weight_hh_l0_t3"]
     assert sorted(lit) == sorted(uses + terms + ["param_rnn_weight_hh_l0"])
 
-    slider = browser.find_element(By.ID, "step")
+    slider = browser.find_element("id", "step")
     browser.execute_script("arguments[0].value = 2; arguments[0].dispatchEvent(new Event("
                            "'input'))", slider)
     lit = browser.execute_script(
