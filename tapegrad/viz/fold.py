@@ -11,7 +11,7 @@ import numpy
 
 from . import gradients, rows
 from .boxes import Box, step_text
-from .graph import ident
+from .graph import ident, parameter_expression
 from .labels import display_name, op_text, shape_text
 from .rows import MOVES
 from .steps import step_range
@@ -52,8 +52,8 @@ class Unrolled:
                     self.readers.setdefault(s, []).append(op)
         self.sliced = {op for op in graph.ops if op.step is None and op is not graph.root
                        and box_of[op].kind == "op" and rows.fully_labelled(labels.get(op))}
-        self.inline = {op for op in graph.ops if op.step is None and op not in self.sliced
-                       and op is not graph.root and _parameter_expression(op)
+        self.inline = {op for op in graph.ops if op not in self.sliced
+                       and op is not graph.root and parameter_expression(op)
                        and all(r in self.sliced or r.step is not None
                                for r in self.readers.get(op, ()))}
         self.comp = _components(self.sliced)
@@ -307,11 +307,6 @@ class Unrolled:
         if box.kind == "op" and first.value is not None:
             meta["value"] = gradients.norm(first.value)
         return meta
-
-
-def _parameter_expression(op):
-    """An operation on parameters and constants only (``b_ih + b_hh``): named in its readers."""
-    return all(s is None or (not s.is_op and s.is_param) for s in op.sources)
 
 
 def _components(sliced):

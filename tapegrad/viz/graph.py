@@ -211,6 +211,13 @@ class Graph:
         return found
 
 
+def parameter_expression(op):
+    """An operation outside the steps on parameters and constants only (``b_ih + b_hh``,
+    made once before the loop): drawn as an operand of the operations that read it."""
+    return op.step is None and all(s is None or (not s.is_op and s.is_param)
+                                   for s in op.sources)
+
+
 def _records_behind(root):
     """Every record the root depends on, in tape order (iterative walk)."""
     seen = {}

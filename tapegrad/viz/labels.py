@@ -10,7 +10,7 @@ import html
 from . import gradients
 from .colors import NONFINITE_FILL, PALETTE, ZERO_FILL, fmt
 from .dot import Html
-from .graph import Leaf
+from .graph import Leaf, parameter_expression
 
 INFIX = {"matmul": "@", "add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^"}
 
@@ -42,8 +42,8 @@ def operand(node, i):
         return src.short + node.marks[i]
     if src is None:
         return constant_text(node.rec.inputs[i])
-    if src.step is None and all(s is None or (not s.is_op and s.is_param) for s in src.sources):
-        return f"({op_text(src)})"      # a parameter expression made once: b_ih + b_hh
+    if parameter_expression(src):
+        return f"({op_text(src)})"
     return None
 
 
