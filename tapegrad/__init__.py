@@ -23,3 +23,5 @@ from .tape import Record, Tape, scope
 from .tensor import Tensor
 
 __version__ = "0.1.0"
+# the top layer, built from the names above (imported last: it imports them from the package)
+from .transforms import GaussNewton, Linearization, gnvp, hvp, jvp, linearize, vjp  # noqa: E402
