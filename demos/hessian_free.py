@@ -10,16 +10,14 @@ The same tanh RNN (same initial weights) is trained by Adam and by ``nn.optim.He
 structural damping, each for the same wall-clock budget, and the held-out MSE is plotted against
 time.  Run ``python -m demos.hessian_free --quick`` for a seconds-long smoke run.
 """
-import argparse
-import json
-import os
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 import nn
 import tapegrad as tg
+
+from .common import Run, parser, progress
 
 BASELINE_MSE = 1 / 6
 
@@ -121,15 +119,15 @@ def run(length, budget, seed, hidden_size, adam_batch, adam_lr, hf_batch, struct
         model = AdditionRNN(hidden_size)
         model.load_state_dict(initial)
         data_rng = np.random.default_rng(seed + 1)
-        with tqdm(total=budget, desc=f"{name} T={length}", unit="s",
-                  bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}") as progress:
+        with progress(total=budget, desc=f"{name} T={length}", unit="s",
+                      bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}") as bar:
             if name == "adam":
                 curve = train_adam(model, data_rng, length, budget, adam_batch, adam_lr,
-                                   held_out, progress)
+                                   held_out, bar)
                 extra = {}
             else:
                 curve, steps = train_hf(model, data_rng, length, budget, hf_batch,
-                                        structural_damping, held_out, progress)
+                                        structural_damping, held_out, bar)
                 extra = {"cg_iterations": [s["cg_iterations"] for s in steps],
                          "damping": [s["damping"] for s in steps],
                          "rho": [s["rho"] for s in steps],
@@ -143,12 +141,12 @@ def run(length, budget, seed, hidden_size, adam_batch, adam_lr, hf_batch, struct
                 held_out_size=held_out_size, results=results)
 
 
-def plot(metrics, path):
-    """Held-out MSE against wall-clock seconds, both optimizers, with the baseline."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(10, 5.5), dpi=100)
+def plot(metrics, run):
+    """Held-out MSE against training seconds, both optimizers, with the baseline."""
+    plt = run.pyplot()
+    if plt is None:
+        return
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     colors = {"adam": "#d95f02", "hessian_free": "#1b9e77"}
     labels = {"adam": "Adam", "hessian_free": "Hessian-free (structural damping)"}
     for name, result in metrics["results"].items():
@@ -165,37 +163,36 @@ def plot(metrics, path):
                  f"{metrics['hidden_size']} units, same initial weights")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    run.save_figure(fig, "hessian_free.png", dpi=100)
+
+
+QUICK = dict(length=10, budget=0.5, hidden_size=8, adam_batch=20, hf_batch=50, held_out_size=100)
+FULL = dict(length=50, budget=300.0, hidden_size=32, adam_batch=50, hf_batch=500,
+            held_out_size=1000)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.path.join("runs", "hessian_free"))
-    parser.add_argument("--length", type=int, default=None, help="sequence length T")
-    parser.add_argument("--budget", type=float, default=None,
-                        help="seconds of training per optimizer")
-    args = parser.parse_args(argv)
-    settings = dict(length=10, budget=0.5, hidden_size=8, adam_batch=20, hf_batch=50,
-                    held_out_size=100) if args.quick else \
-        dict(length=50, budget=300.0, hidden_size=32, adam_batch=50, hf_batch=500,
-             held_out_size=1000)
+    cli = parser("hessian_free", __doc__.split("\n")[0])
+    cli.add_argument("--length", type=int, default=None,
+                     help=f"sequence length T (default: {FULL['length']}, quick "
+                          f"{QUICK['length']})")
+    cli.add_argument("--budget", type=float, default=None,
+                     help=f"training seconds per optimizer (default: {FULL['budget']:g}, "
+                          f"quick {QUICK['budget']:g})")
+    args = cli.parse_args(argv)
+    settings = dict(QUICK if args.quick else FULL)
     if args.length is not None:
         settings["length"] = args.length
     if args.budget is not None:
         settings["budget"] = args.budget
     metrics = run(seed=args.seed, adam_lr=1e-3, structural_damping=1 / 30, **settings)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "metrics.json"), "w") as fh:
-        json.dump(metrics, fh, indent=1)
-    plot(metrics, os.path.join(args.out, "hessian_free.png"))
+    out = Run(args.out)
+    out.write_metrics(metrics)
+    plot(metrics, out)
     for name, result in metrics["results"].items():
         print(f"{name}: {result['steps']} steps, held-out MSE {result['final_mse']:.4f} "
               f"(best {result['best_mse']:.4f}; baseline {BASELINE_MSE:.4f})")
-    print(f"wrote {args.out}/metrics.json and hessian_free.png")
+    out.finish()
     return metrics
 
 

@@ -13,7 +13,7 @@ are written in tapegrad functions, so a backward with ``create_graph`` records
 them), and since ``g`` is linear in ``u``, the gradient of ``<g(u), v>`` with
 respect to ``u`` is ``J v``.  Every primitive thus keeps one definition
 (forward + vjp) and gets forward mode for free; the price is that a JVP costs
-about two reverse sweeps.  :class:`Linearization` records ``g`` once and
+about two reverse sweeps.  ``Linearization`` records ``g`` once and
 replays only those records for each new ``v`` -- what an inner CG loop needs.
 
 Inputs are treated as values: each primal becomes a fresh leaf, so the
@@ -34,10 +34,10 @@ class Linearization:
 
     ``outputs`` are tensors computed from ``inputs`` (tensors that require
     grad: leaves such as parameters, or intermediate results).
-    :meth:`jvp` maps one tangent per input to ``J v`` (one per output);
-    :meth:`vjp` maps one cotangent per output to ``J^T u`` (one per input).
+    ``jvp`` maps one tangent per input to ``J v`` (one per output);
+    ``vjp`` maps one cotangent per output to ``J^T u`` (one per input).
     The graph stays alive for repeated calls; the transposed graph that
-    :meth:`jvp` replays is recorded on its first call.  Non-float outputs
+    ``jvp`` replays is recorded on its first call.  Non-float outputs
     (indices, masks) have zero tangents.  ``create_graph=True`` records the
     products too, so they can be differentiated again.
     """
@@ -226,7 +226,7 @@ def gnvp(f, loss, primals, tangents):
 
     ``f`` maps the primals to outputs, ``loss`` (convex) maps those outputs
     (one argument per output) to a scalar.  Returns a tuple with one entry per
-    primal.  See :class:`GaussNewton` for the recorded-graph form an
+    primal.  See ``GaussNewton`` for the recorded-graph form an
     optimizer uses.
     """
     _check_sequence(primals, "gnvp", "primals")

@@ -6,7 +6,7 @@ conjugate gradient, with the damped Gauss-Newton matrix as its curvature::
     q(d) = g.d + 1/2 d.(G + lambda I + lambda mu J_h^T J_h) d
 
 ``G = J^T H_L J`` (positive semi-definite for a convex loss on the outputs)
-is only ever applied to vectors (:class:`tapegrad.GaussNewton`); ``lambda``
+is only ever applied to vectors (``tapegrad.GaussNewton``); ``lambda``
 is adapted by the Levenberg-Marquardt rule from how well the model predicted
 the actual change; ``mu`` weights Martens and Sutskever's *structural
 damping*, a penalty on changing the hidden states ``h`` of a recurrent
@@ -25,7 +25,7 @@ from .optimizer import Optimizer, OptimizerError, _nonnegative
 class HessianFree(Optimizer):
     """Truncated-Newton optimizer on the damped Gauss-Newton system, with a closure.
 
-    Like :class:`LBFGS` in PyTorch, :meth:`step` takes a closure that
+    Like PyTorch's ``LBFGS``, ``step`` takes a closure that
     re-evaluates the model; it returns ``(loss, outputs)`` or ``(loss,
     outputs, hidden)``: the scalar loss, the model outputs it was computed from
     by a convex function (mean squared error on linear outputs, cross-entropy
