@@ -37,12 +37,19 @@ def addition_batch(rng, length, batch):
 
 
 class AdditionRNN(nn.Module):
-    """A tanh RNN read out linearly after the last step; returns (prediction, hidden states)."""
+    """A tanh RNN read out linearly after the last step; returns (prediction, hidden states).
 
-    def __init__(self, hidden_size):
+    ``spectral_radius``: None keeps PyTorch's initialisation; a number makes the recurrent
+    matrix orthogonal times it (every eigenvalue of that modulus), so signals neither vanish
+    nor explode quickly along the sequence at the start.
+    """
+
+    def __init__(self, hidden_size, spectral_radius=None):
         super().__init__()
         self.rnn = nn.RNN(2, hidden_size, nonlinearity="tanh")
         self.readout = nn.Linear(hidden_size, 1)
+        if spectral_radius is not None:
+            nn.init.orthogonal_(self.rnn.weight_hh_l0, gain=spectral_radius)
 
     def forward(self, inputs):
         hidden, _ = self.rnn(inputs)
@@ -108,12 +115,12 @@ def train_hf(model, rng, length, budget, batch, structural_damping, held_out, pr
 
 
 def run(length, budget, seed, hidden_size, adam_batch, adam_lr, hf_batch, structural_damping,
-        held_out_size):
+        held_out_size, spectral_radius=None):
     """Train both optimizers from the same initial weights; return the metrics dict."""
     rng = np.random.default_rng(seed)
     held_out = addition_batch(rng, length, held_out_size)
     tg.manual_seed(seed)
-    initial = AdditionRNN(hidden_size).state_dict()
+    initial = AdditionRNN(hidden_size, spectral_radius).state_dict()
     results = {}
     for name in ("adam", "hessian_free"):
         model = AdditionRNN(hidden_size)
@@ -135,7 +142,8 @@ def run(length, budget, seed, hidden_size, adam_batch, adam_lr, hf_batch, struct
         results[name] = dict(curve=curve, final_mse=curve[-1][2],
                              best_mse=min(c[2] for c in curve), steps=curve[-1][1], **extra)
     return dict(task="addition", length=length, budget_s=budget, seed=seed,
-                hidden_size=hidden_size, baseline_mse=BASELINE_MSE,
+                hidden_size=hidden_size, spectral_radius=spectral_radius,
+                baseline_mse=BASELINE_MSE,
                 adam=dict(batch=adam_batch, lr=adam_lr), hf=dict(batch=hf_batch,
                                                               structural_damping=structural_damping),
                 held_out_size=held_out_size, results=results)
@@ -179,13 +187,17 @@ def main(argv=None):
     cli.add_argument("--budget", type=float, default=None,
                      help=f"training seconds per optimizer (default: {FULL['budget']:g}, "
                           f"quick {QUICK['budget']:g})")
+    cli.add_argument("--spectral-radius", type=float, default=None,
+                     help="initial recurrent matrix: orthogonal times this (default: PyTorch's "
+                          "uniform initialisation)")
     args = cli.parse_args(argv)
     settings = dict(QUICK if args.quick else FULL)
     if args.length is not None:
         settings["length"] = args.length
     if args.budget is not None:
         settings["budget"] = args.budget
-    metrics = run(seed=args.seed, adam_lr=1e-3, structural_damping=1 / 30, **settings)
+    metrics = run(seed=args.seed, adam_lr=1e-3, structural_damping=1 / 30,
+                  spectral_radius=args.spectral_radius, **settings)
     out = Run(args.out)
     out.write_metrics(metrics)
     plot(metrics, out)

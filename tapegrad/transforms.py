@@ -259,8 +259,8 @@ def _primals(primals, tangents, who):
         x = p if isinstance(p, Tensor) else tensor(p)
         if x.dtype.kind != "f":
             raise OpError(f"{who}: primal {i} has dtype {x.dtype}; only floating-point inputs "
-                          f"can be differentiated. Convert it (x.float(), "
-                          f"numpy.asarray(x, float)) or close over it in f. At {here()}")
+                          f"can be differentiated. Pass float values (numpy.asarray(x, float)) or "
+                          f"close over it in f. At {here()}")
         if nested and x.requires_grad:
             x = reshape(x, x.shape)     # a distinct node that keeps the link to the outer graph
         else:
