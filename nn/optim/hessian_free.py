@@ -33,7 +33,8 @@ class HessianFree(Optimizer):
     structural damping.  It need not call ``backward``.  One step evaluates
     the closure once with gradients and a few more times without (to
     backtrack), and performs up to ``max_cg_iterations`` Gauss-Newton
-    products, each costing about two backward passes.
+    products, each costing about two backward passes; an optional
+    ``curvature_closure`` computes those on a smaller batch.
 
     Options, with the values of the papers where they give one:
 
@@ -96,17 +97,29 @@ class HessianFree(Optimizer):
             raise OptimizerError(f"HessianFree: damping_factors must be (shrink, grow) with "
                                  f"0 < shrink < 1 < grow, got {group['damping_factors']!r}.")
 
-    def step(self, closure):
-        """One HF step; returns the loss the closure computed before it (a tensor)."""
+    def step(self, closure, curvature_closure=None):
+        """One HF step; returns the loss the closure computed before it (a tensor).
+
+        ``curvature_closure`` (optional, same contract as ``closure``) evaluates
+        the model on the batch used for the Gauss-Newton products, typically a
+        subset of the closure's batch: Martens (2010) computes the gradient on
+        a large mini-batch and the cheaper-to-estimate curvature on a smaller
+        one, which makes every CG iteration cheaper.
+        """
         group = self.param_groups[0]
         params = group["params"]
         with tapegrad.enable_grad():
             loss, outputs, hidden = _evaluated(closure)
-        states = hidden if hidden is not None and group["structural_damping"] > 0 else ()
         f0 = float(loss)
-        gradient = _flat(tapegrad.grad(loss, params, retain_graph=True, allow_unused=True),
-                         params)
-        curvature = tapegrad.GaussNewton(loss, outputs, params, states=states)
+        gradient = _flat(tapegrad.grad(loss, params, retain_graph=curvature_closure is None,
+                                       allow_unused=True), params)
+        if curvature_closure is not None:
+            with tapegrad.enable_grad():
+                loss_c, outputs, hidden = _evaluated(curvature_closure)
+        else:
+            loss_c = loss
+        states = hidden if hidden is not None and group["structural_damping"] > 0 else ()
+        curvature = tapegrad.GaussNewton(loss_c, outputs, params, states=states)
         damping = group["damping"]
         state_weight = damping * group["structural_damping"]
 
@@ -120,8 +133,8 @@ class HessianFree(Optimizer):
             group["backtrack_ratio"])
         self._store_warm_start(params, final)
         origin = [numpy.array(p.data, copy=True) for p in params]
-        chosen, f_new = self._backtrack(closure, params, origin, iterates, group["lr"])
         lr = group["lr"]
+        chosen, f_new = self._backtrack(closure, params, origin, iterates, lr)
         _, x, curvature_x = iterates[chosen]
         predicted = lr * float(gradient @ x) + 0.5 * lr * lr * curvature_x   # damped model
         rho = (f_new - f0) / predicted if predicted < 0 else -math.inf

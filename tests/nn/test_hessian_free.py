@@ -128,3 +128,21 @@ def test_the_demo_runs_in_quick_mode(tmp_path):
     markers = x.numpy()[:, :, 1]
     assert (markers.sum(0) == 2).all() and (markers[:2].sum(0) == 1).all()
     assert abs(float(((y.numpy() - 1.0) ** 2).mean()) - demo.BASELINE_MSE) < 0.02
+
+
+def test_a_curvature_closure_on_a_subset_supplies_the_gauss_newton_products():
+    A, y = RNG.standard_normal((40, 5)), RNG.standard_normal(40)
+
+    def closure_on(x, rows):
+        def closure():
+            z = tg.tensor(A[rows]) @ x
+            return ((z - tg.tensor(y[rows])) ** 2).mean(), z
+        return closure
+    x_sub, x_full = (tg.tensor(numpy.zeros(5), requires_grad=True) for _ in range(2))
+    everything, subset = slice(None), slice(0, 20)
+    HessianFree([x_full], max_cg_iterations=3).step(closure_on(x_full, everything))
+    HessianFree([x_sub], max_cg_iterations=3).step(closure_on(x_sub, everything),
+                                                   closure_on(x_sub, subset))
+    first = float(closure_on(tg.tensor(numpy.zeros(5)), everything)()[0])
+    assert float(closure_on(x_sub, everything)()[0]) < first
+    assert not numpy.allclose(x_sub.numpy(), x_full.numpy())    # another curvature, another step
