@@ -180,7 +180,7 @@ def plot(metrics, run):
                  f"{metrics['hidden_size']} units, same initial weights")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower left")
-    run.save_figure(fig, "hessian_free.png", dpi=100)
+    run.save_figure(fig, "hessian_free.png", dpi=115)
 
 
 QUICK = dict(length=10, budget=0.5, hidden_size=8, adam_batch=20, hf_batch=50,
