@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-import nn
 import tapegrad as tg
+from tapegrad import nn
 
 from .common import Run, parser, progress
 
@@ -92,6 +92,14 @@ def _show(progress, curve, budget, **extra):
     progress.set_postfix(mse=f"{curve[-1][2]:.4f}", **extra)
 
 
+def objective(model, x, y):
+    """HessianFree's closure: (loss, outputs, hidden states) of ``model`` on ``(x, y)``."""
+    def closure():
+        prediction, hidden = model(x)
+        return mse(prediction, y), prediction, hidden
+    return closure
+
+
 def train_hf(model, rng, length, budget, batch, curvature_batch, structural_damping, held_out,
              progress):
     """HessianFree on fresh (larger) batches for ``budget`` seconds: curve and step records.
@@ -106,14 +114,8 @@ def train_hf(model, rng, length, budget, batch, curvature_batch, structural_damp
     while clock < budget:
         start = time.perf_counter()
         x, y = addition_batch(rng, length, batch)
-
-        def closure(x=x, y=y):
-            prediction, hidden = model(x)
-            return mse(prediction, y), prediction, hidden
-
-        def curvature_closure():
-            return closure(x[:, :curvature_batch], y[:curvature_batch])
-        opt.step(closure, curvature_closure)
+        opt.step(objective(model, x, y),
+                 objective(model, x[:, :curvature_batch], y[:curvature_batch]))
         clock += time.perf_counter() - start
         steps.append(opt.step_info)
         curve.append((clock, len(steps), held_out_mse(model, held_out)))

@@ -112,9 +112,10 @@ class GaussNewton:
     replay of a recorded transposed graph (the gradient of the loss w.r.t.
     the outputs depends on the parameters only through the outputs, so its
     directional derivative along ``v`` is ``H_L J v``), then ``J^T`` of it.
+    ``create_graph=True`` records the products, so they can be differentiated.
     """
 
-    def __init__(self, loss, outputs, inputs, states=()):
+    def __init__(self, loss, outputs, inputs, states=(), create_graph=False):
         self.inputs = _as_tuple(inputs)
         self.outputs = _as_tuple(outputs)
         self.states = _as_tuple(states)
@@ -130,8 +131,8 @@ class GaussNewton:
                          allow_unused=True)
         dloss = _zeros_for_none(dloss, self.outputs)
         # d(dloss)/dθ v = H_L J v; d(states)/dθ v = J_s v: both from one replay
-        self._forward = Linearization(dloss + self.states, self.inputs)
-        self._backward = Linearization(self.outputs + self.states, self.inputs)
+        self._forward = Linearization(dloss + self.states, self.inputs, create_graph)
+        self._backward = Linearization(self.outputs + self.states, self.inputs, create_graph)
 
     def __call__(self, tangents, state_weight=0.0):
         """``J^T H_L J v + state_weight * J_s^T J_s v``, one tensor per input."""
@@ -202,7 +203,7 @@ def hvp(f, primals, tangents):
     _check_sequence(tangents, "hvp", "tangents")
     xs, create = _primals(primals, tangents, "hvp")
     vs = _tangents(tangents, xs, "hvp")
-    out, outs = _evaluate(f, xs, "hvp")
+    _, outs = _evaluate(f, xs, "hvp")
     if len(outs) != 1 or outs[0].numel() != 1:
         shapes = [tuple(o.shape) for o in outs]
         raise OpError(f"hvp: f must return a scalar (one element) to have a Hessian; it "
@@ -233,10 +234,10 @@ def gnvp(f, loss, primals, tangents):
     _check_sequence(tangents, "gnvp", "tangents")
     xs, create = _primals(primals, tangents, "gnvp")
     vs = _tangents(tangents, xs, "gnvp")
-    out, outs = _evaluate(f, xs, "gnvp")
+    _, outs = _evaluate(f, xs, "gnvp")
     with enable_grad():
         value = loss(*outs)
-    return GaussNewton(value, outs, xs)(vs)
+    return GaussNewton(value, outs, xs, create_graph=create)(vs)
 
 
 # ------------------------------------------------------------------ helpers

@@ -5,11 +5,10 @@ import math
 import numpy
 import pytest
 
-import nn
 import tapegrad as tg
 from demos import hessian_free as demo
-from nn.optim import HessianFree, OptimizerError
-from nn.optim.hessian_free import _truncated_cg
+from tapegrad.nn.optim import HessianFree, OptimizerError
+from tapegrad.nn.optim.hessian_free import _truncated_cg
 
 RNG = numpy.random.default_rng(3)
 
@@ -48,7 +47,7 @@ def test_truncated_cg_keeps_iterates_at_powers_of_the_ratio_and_stops_at_the_lim
 def test_truncated_cg_warm_start_from_the_solution_needs_no_iteration():
     A = numpy.diag([1.0, 2.0, 3.0])
     b = numpy.array([1.0, 1.0, 1.0])
-    kept, final, steps = _truncated_cg(lambda v: A @ v, b, b / numpy.diag(A), 250, 5e-4, 1.3)
+    _, final, steps = _truncated_cg(lambda v: A @ v, b, b / numpy.diag(A), 250, 5e-4, 1.3)
     assert steps == 0 and numpy.allclose(final, b / numpy.diag(A))
 
 
