@@ -21,7 +21,6 @@ from .ops import __all__ as _ops_all  # noqa: F401
 from .primitive import COMPOSITES, REGISTRY, Primitive, composite, primitive
 from .tape import Record, Tape, scope
 from .tensor import Tensor
+from .transforms import GaussNewton, Linearization, gnvp, hvp, jvp, linearize, vjp
 
 __version__ = "0.1.0"
-# the top layer, built from the names above (imported last: it imports them from the package)
-from .transforms import GaussNewton, Linearization, gnvp, hvp, jvp, linearize, vjp  # noqa: E402

@@ -1,6 +1,6 @@
 """Function transforms: Jacobian-vector, vector-Jacobian, Hessian- and Gauss-Newton-vector products.
 
-The top layer of the engine, built only from tapegrad's public names.  The
+The top layer of the engine, built only from tapegrad's public functions and classes.  The
 signatures follow JAX's: ``jvp(f, primals, tangents)`` returns ``(primals_out,
 tangents_out)``, ``vjp(f, *primals)`` returns ``(primals_out, vjp_fn)`` and
 ``vjp_fn`` a tuple with one cotangent per primal; ``linearize`` returns
@@ -22,9 +22,13 @@ requires grad (a transform inside a function being differentiated, e.g.
 ``jvp`` of a function that calls ``vjp``); then the products are recorded and
 differentiable, as nested transforms need.
 """
-from . import (OpError, Tape, Tensor, cast, enable_grad, grad, is_grad_enabled, reshape, tensor,
-               zeros_like)
-from .errors import here
+from .backward import grad
+from .creation import tensor, zeros_like
+from .errors import OpError, here
+from .grad_mode import enable_grad, is_grad_enabled
+from .ops import cast, reshape
+from .tape import Tape
+from .tensor import Tensor
 
 __all__ = ["GaussNewton", "Linearization", "gnvp", "hvp", "jvp", "linearize", "vjp"]
 
