@@ -43,8 +43,8 @@ class HessianFree(Optimizer):
       after every step (the current value is kept in the parameter group).
     * ``structural_damping`` (0): ``mu``, the weight of the hidden-state
       penalty relative to ``lambda``, so it adapts with it (Martens and
-      Sutskever 2011, section 3.2; a small fraction such as 1/30 for their
-      long-range tasks).  Needs the closure to return the hidden states.
+      Sutskever 2011; the demo uses 1/30).  Needs the closure to return the
+      hidden states.
     * ``max_cg_iterations`` (250, Martens 2010) and ``cg_tolerance``
       (``epsilon`` = 5e-4, Martens 2010): CG stops when the model's relative
       progress over the last ``k = max(10, 0.1 i)`` iterations falls below
