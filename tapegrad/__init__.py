@@ -21,5 +21,6 @@ from .ops import __all__ as _ops_all  # noqa: F401
 from .primitive import COMPOSITES, REGISTRY, Primitive, composite, primitive
 from .tape import Record, Tape, scope
 from .tensor import Tensor
+from .transforms import GaussNewton, Linearization, gnvp, hvp, jvp, linearize, vjp
 
 __version__ = "0.1.0"
