@@ -1,6 +1,6 @@
 """Feed-forward layers: Linear, Embedding, Dropout, activations, LayerNorm, causal Conv1d.
 
-Each layer holds its parameters and calls :mod:`nn.functional`; the shapes,
+Each layer holds its parameters and calls `nn.functional`; the shapes,
 parameter names and default initialisations are PyTorch's.  Layers take an
 optional ``dtype`` for their parameters (default: tapegrad's default dtype).
 Arguments that PyTorch does not have, or has at another position, are

@@ -1,6 +1,6 @@
 """Making tensors: ``tensor``, ``zeros``, ``randn`` ... and the seedable generator.
 
-Python floats become the default dtype (see :mod:`tapegrad.dtypes`, whose
+Python floats become the default dtype (see `tapegrad.dtypes`, whose
 names are re-exported here); NumPy arrays keep theirs.
 """
 import numpy

@@ -1,7 +1,7 @@
 """dtypes, the default floating dtype, and turning user data into the arrays tensors hold.
 
 dtypes follow PyTorch's defaults: Python floats become the default dtype
-(float32 unless changed with :func:`set_default_dtype`); NumPy arrays keep
+(float32 unless changed with `set_default_dtype`); NumPy arrays keep
 theirs; Python ints become int64 and bools bool.  Arithmetic then follows
 NumPy's promotion rules, in which a Python scalar never upcasts a tensor
 (``float32_tensor * 2.0`` stays float32).

@@ -1,9 +1,9 @@
 """Tensor's operators and method forms, and ``Tape.gradient``: attached here, in one list.
 
-:class:`~tapegrad.tensor.Tensor` and :class:`~tapegrad.tape.Tape` sit below
+`Tensor` and `Tape` sit below
 the operations and the backward sweep, so the methods that need those
 (``x + y``, ``x.sum()``, ``x[i]``, ``x.backward()``, ``tape.gradient``) are
-written here, above both, and set on the classes by :data:`TENSOR_METHODS`
+written here, above both, and set on the classes by `TENSOR_METHODS`
 (as HIPS autograd's ``numpy_boxes`` does).  Operators whose operand order
 matches a primitive are the primitive itself: ``x * y`` calls ``ops.mul(x, y)``
 with no wrapper frame in between.
@@ -73,7 +73,7 @@ def backward(self, gradient=None, retain_graph=False, keep_contributions=False):
     ``gradient`` is required unless ``self`` has one element.  Saved values
     are freed as the sweep passes them unless ``retain_graph=True``.
     ``keep_contributions=True`` keeps every per-use contribution array in
-    the ledger (see :func:`tapegrad.contributions`); norms are always kept.
+    the ledger (see `tapegrad.contributions`); norms are always kept.
     """
     _backward(self, gradient, retain_graph=retain_graph, keep_contributions=keep_contributions)
 
@@ -159,7 +159,7 @@ def permute(self, *dims):
 
 
 def transpose(self, dim0, dim1):
-    """Swap two dimensions (PyTorch's meaning; NumPy's ``transpose`` is :meth:`permute`)."""
+    """Swap two dimensions (PyTorch's meaning; NumPy's ``transpose`` is `permute`)."""
     return ops.swapaxes(self, dim0, dim1)
 
 

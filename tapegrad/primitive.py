@@ -2,7 +2,7 @@
 
 ``@primitive`` turns an array function into an operation that works on both
 plain arrays (it simply runs, at NumPy speed) and tensors (it runs and, when an
-input requires grad, appends a :class:`~tapegrad.tape.Record` to the tape)::
+input requires grad, appends a `Record` to the tape)::
 
     @tapegrad.primitive
     def cube(x):                 # forward: arrays in, array out

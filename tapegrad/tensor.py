@@ -6,7 +6,7 @@ an array the tape saved, or one a user holds from ``.numpy()``, stays valid.
 
 This module knows no operation: the operators and the method forms of the
 operations (``x + y``, ``x.sum()``, ``x.backward()``) are attached to the
-class in one list by :mod:`tapegrad.methods`, above the ops and autodiff.
+class in one list by `tapegrad.methods`, above the ops and autodiff.
 """
 import numpy
 
@@ -22,7 +22,7 @@ TENSOR_TYPES = set()
 class Tensor:
     """An array that can record the operations applied to it.
 
-    Create tensors with :func:`tapegrad.tensor` and the other constructors.
+    Create tensors with `tapegrad.tensor` and the other constructors.
     ``data`` is the underlying ``numpy.ndarray``, read-only.
     """
 
@@ -67,7 +67,7 @@ class Tensor:
     def size(self, dim=None):
         """Shape as a tuple, or the length of dimension ``dim`` (PyTorch's ``size()``).
 
-        Unlike NumPy's ``.size`` attribute; the element count is :meth:`numel`.
+        Unlike NumPy's ``.size`` attribute; the element count is `numel`.
         """
         return self._data.shape if dim is None else self._data.shape[dim]
 

@@ -175,7 +175,7 @@ class LSTMCell(_Cell):
 
 
 class GRUCell(_Cell):
-    """GRU cell, gates r, z, n in the weight rows (PyTorch's equations; see :func:`gru_step`)."""
+    """GRU cell, gates r, z, n in the weight rows (PyTorch's equations; see `gru_step`)."""
 
     gates = 3
 

@@ -261,7 +261,7 @@ class LSTM(_RNNBase):
 
 
 class GRU(_RNNBase):
-    """GRU (gates r, z, n; PyTorch's equations, see :func:`nn.recurrent.cells.gru_step`);
+    """GRU (gates r, z, n; PyTorch's equations, see `nn.recurrent.cells.gru_step`);
     returns ``output, h_n``."""
 
     gates = 3

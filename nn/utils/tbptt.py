@@ -32,7 +32,7 @@ from .clip import clip_grad_norm_
 #: next window's start, or ``stop`` for the last window) is kept, detached.
 Window = namedtuple("Window", ["start", "loss_start", "stop", "carry"])
 
-#: What :meth:`TruncatedBPTT.run` returns: the loss of each update (floats) and the
+#: What `TruncatedBPTT.run` returns: the loss of each update (floats) and the
 #: final state (detached).
 TBPTTResult = namedtuple("TBPTTResult", ["losses", "state"])
 

@@ -2,7 +2,7 @@
 
 They are each other's vjp (and ``sum_to_shape``, which the engine applies to
 every cotangent of a broadcast input, is a ``reduce_sum``), so they live in one
-module; the other reductions in :mod:`.reduce` build on these.
+module; the other reductions in `.reduce` build on these.
 """
 import numpy
 

@@ -1,7 +1,7 @@
 """Shape primitives: reshape, permute, getitem, concatenate, stack, split, unbind.
 
 Everything else that moves data around (squeeze, unsqueeze, flatten, swapaxes,
-chunk ...; broadcasting is in :mod:`.broadcast`) is composed from these.  ``split`` and ``unbind`` are
+chunk ...; broadcasting is in `.broadcast`) is composed from these.  ``split`` and ``unbind`` are
 multi-output primitives: their vjp gets one cotangent per output and joins them
 with a single ``concatenate``/``stack`` -- what makes slicing a sequence into
 time steps cost O(T), not O(T^2).

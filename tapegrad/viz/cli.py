@@ -4,7 +4,7 @@
     tapegrad-draw --model elman --steps 100 --view rolled --hidden 8 --out rolled.png
 
 Builds a small one-layer network from the ``nn`` modules (see
-:mod:`tapegrad.viz.models`), runs it over ``--steps`` random inputs with a loss
+`tapegrad.viz.models`), runs it over ``--steps`` random inputs with a loss
 at the last step, and renders its graph.  ``--out x.dot`` writes the DOT
 text and needs no Graphviz.
 """

@@ -83,7 +83,7 @@ def focus_params(graph, opts):
 def draw_rail(dot, p, terms, scale, colour, ranks, root_box, level):
     """The rail of ``p`` on a line of its own: each term level with its use when that box
     is in ``level`` (alone on its rank), else just after it (see
-    :class:`~tapegrad.viz.layout.Bus`); ``W.grad`` level with the loss."""
+    `Bus`); ``W.grad`` level with the loss."""
     total_id = f"rail_{ident(p.name)}_sum"
     with band(dot, f"rail_{ident(p.name)}"):
         for term in terms:

@@ -25,7 +25,7 @@ GRAPH_ATTRS = {"rankdir": "LR", "newrank": "true", "fontname": "Helvetica", "fon
 
 
 def render(graph, opts):
-    """The unrolled view, as a :class:`~tapegrad.viz.dot.Dot`."""
+    """The unrolled view, as a `Dot`."""
     drawn, runs = select(graph.steps(), opts.steps)
     boxes, box_of = assign(graph, opts, drawn, runs)
     consumers = {}
