@@ -55,14 +55,17 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 
 def constant_(tensor, val):
+    """Fill ``tensor`` with ``val``, in place; returns it."""
     return _fill(tensor, numpy.full(tensor.shape, val))
 
 
 def zeros_(tensor):
+    """Fill ``tensor`` with zeros, in place; returns it."""
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor):
+    """Fill ``tensor`` with ones, in place; returns it."""
     return constant_(tensor, 1.0)
 
 

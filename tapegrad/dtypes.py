@@ -11,8 +11,18 @@ import numpy
 from .backend import ndarray, xp
 from .errors import OpError, here
 
-float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64
-int32, int64, bool_ = numpy.int32, numpy.int64, numpy.bool_
+float16 = numpy.float16
+"""16-bit float (NumPy's ``float16``)."""
+float32 = numpy.float32
+"""32-bit float (NumPy's ``float32``), the default dtype unless ``set_default_dtype`` changes it."""
+float64 = numpy.float64
+"""64-bit float (NumPy's ``float64``), the dtype for gradient checking."""
+int32 = numpy.int32
+"""32-bit integer (NumPy's ``int32``)."""
+int64 = numpy.int64
+"""64-bit integer (NumPy's ``int64``), the dtype of Python ints and of indices."""
+bool_ = numpy.bool_
+"""Boolean (NumPy's ``bool_``), the dtype of masks and comparisons."""
 
 _default = {"dtype": numpy.dtype(numpy.float32)}
 

@@ -101,18 +101,22 @@ def _inplace(self, fn, other, opname):
 
 
 def add_(self, other):
+    """Add ``other`` in place (leaves under ``no_grad`` only); returns the tensor."""
     return _inplace(self, ops.add, other, "add_")
 
 
 def sub_(self, other):
+    """Subtract ``other`` in place (leaves under ``no_grad`` only); returns the tensor."""
     return _inplace(self, ops.sub, other, "sub_")
 
 
 def mul_(self, other):
+    """Multiply by ``other`` in place (leaves under ``no_grad`` only); returns the tensor."""
     return _inplace(self, ops.mul, other, "mul_")
 
 
 def div_(self, other):
+    """Divide by ``other`` in place (leaves under ``no_grad`` only); returns the tensor."""
     return _inplace(self, ops.div, other, "div_")
 
 
@@ -141,19 +145,23 @@ def mT(self):
 
 # ---------------------------------------------------- method forms of ops
 def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Method form of `sum`."""
     return ops.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
 
 def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Method form of `mean`."""
     return ops.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
 
 def reshape(self, *shape):
+    """The same elements in a new shape, given as sizes or as one tuple (one may be -1)."""
     return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int)
                        else shape)
 
 
 def permute(self, *dims):
+    """The dimensions reordered, given as indices or as one tuple."""
     return ops.permute(self, axes=tuple(dims[0]) if len(dims) == 1 and
                        not isinstance(dims[0], int) else dims)
 
@@ -188,6 +196,7 @@ def _cast_to(dtype):
     def method(self):
         return ops.cast(self, dtype)
     method.__name__ = numpy.dtype(dtype).name
+    method.__doc__ = f"A copy cast to {method.__name__} (recorded as a ``cast``)."
     return method
 
 

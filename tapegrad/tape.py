@@ -140,18 +140,22 @@ class Record:
 
     @property
     def line(self):
+        """The source line number where the operation was called (None if unknown)."""
         return line_of(self.code, self.lasti)
 
     @property
     def filename(self):
+        """The file where the operation was called (None if unknown)."""
         return self.code.co_filename if self.code is not None else None
 
     @property
     def multi(self):
+        """True if the primitive has several outputs (``out`` is then a tuple)."""
         return type(self.out) is tuple
 
     @property
     def scope_path(self):
+        """The scope frames as text, e.g. ``"rnn/l0[t=3]"`` (empty outside any scope)."""
         return scope_path(self.scope)
 
     @property

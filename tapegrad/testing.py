@@ -4,7 +4,7 @@ Every built-in primitive declares ``sampler(draw, s, dtype) -> (args, params)``
 where ``s`` is this module; `check_primitive` turns a primitive (or a
 composite function) into a property-based test of its forward, its output
 dtype and its first and second derivatives.  Write your own primitives the
-same way and test them with one line::
+same way and test them with one line:
 
     import numpy, tapegrad
     from tapegrad.testing import check_primitive

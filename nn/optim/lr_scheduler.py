@@ -46,6 +46,7 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict):
+        """Restore the scheduler's position and settings from ``state_dict()``'s result."""
         self.__dict__.update(state_dict)
 
 

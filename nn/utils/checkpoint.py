@@ -59,7 +59,7 @@ def checkpoint_sequence(step_fn, xs, state, segment=None, params=None):
     None if ``step_fn`` accepts it).  ``segment``: steps per checkpoint,
     default ceil(sqrt(T)).  ``params`` as for `checkpoint`.  Returns
     ``(ys, state)``: the outputs stacked along a new first dimension, and the
-    final state.  For a cell whose output is its state::
+    final state.  For a cell whose output is its state:
 
         step = lambda x, h: (cell(x, h),) * 2          # RNNCell, GRUCell
         step = lambda x, s: (lambda h, c: (h, (h, c)))(*cell(x, s))   # LSTMCell

@@ -45,6 +45,7 @@ def _broadcast_sampler(draw, s, dtype):
 
 @primitive(sampler=_broadcast_sampler, reference=numpy.broadcast_to, saves=())
 def broadcast_to(x, *, shape):
+    """``x`` broadcast to ``shape``; the gradient sums back over the broadcast dimensions."""
     return xp.broadcast_to(x, shape)
 
 
@@ -57,6 +58,7 @@ def _(g, out, x, shape):
 @primitive(sampler=reduce_sampler(), saves=(),
            reference=lambda x, axis=None, keepdims=False: numpy.sum(x, axis, keepdims=keepdims))
 def reduce_sum(x, axis=None, keepdims=False):
+    """The summing primitive behind ``sum`` and ``mean``, with NumPy's ``axis``/``keepdims``."""
     return xp.sum(x, axis=axis, keepdims=keepdims)
 
 
