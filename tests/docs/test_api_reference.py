@@ -49,7 +49,9 @@ def test_every_name_in_all_is_documented(site, package):
     found = ids(site, PACKAGES[package] + ELSEWHERE.get(package, []))
     missing = [n for n in importlib.import_module(package).__all__
                if not documented_paths(package, n) & found and f"{package}.{n}" not in PACKAGES]
-    assert not missing, f"{package}.__all__ names missing from the API reference: {missing}"
+    pages = ", ".join(f"docs/api/{page}.md" for page in PACKAGES[package])
+    assert not missing, (f"{package}.__all__ names missing from the API reference: {missing}; "
+                         f"add a '::: {package}.NAME' line for each to {pages}")
 
 
 @pytest.mark.parametrize("package", PACKAGES)
