@@ -22,7 +22,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 TITLE = re.compile(r'title="([^"]+)"')
 RAISES = re.compile(r"#.*\braises (\w+)")
-MARK = "\x1eblock {}\x1e\n"
+MARK = "\x1eblock {}\x1e\n"            # written before each block's output
+SPLIT = re.compile(re.escape(MARK).replace(r"\{\}", r"\d+"))
 
 # The child: runs each block in one namespace and marks where each block's output starts.
 _RUNNER = """
@@ -85,5 +86,5 @@ def run(page_blocks, cwd, timeout=120):
     done = subprocess.run([sys.executable, "-c", _RUNNER], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout,
                           input=json.dumps([(b.name, b.code, b.raises) for b in page_blocks]))
-    outputs = re.split("\x1eblock \\d+\x1e\n", done.stdout)[1:]
+    outputs = SPLIT.split(done.stdout)[1:]
     return done.returncode, outputs, done.stderr

@@ -20,7 +20,7 @@ PICTURE = re.compile(r"!\[[^\]]*\]\(([\w.-]+\.(?:svg|png))\)")
 
 
 def on_files(files, config):
-    for page in [f for f in files.documentation_pages()]:
+    for page in list(files.documentation_pages()):    # a copy: pictures are appended below
         text = pathlib.Path(page.abs_src_path).read_text(encoding="utf-8")
         folder = pathlib.PurePosixPath(page.src_uri).parent
         wanted = [name for name in dict.fromkeys(PICTURE.findall(text))
