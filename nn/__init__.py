@@ -19,3 +19,10 @@ from .regularization import l1_penalty, l2_penalty
 from .serialization import CheckpointError, load, save
 from . import utils
 from .reservoir import EchoStateNetwork
+
+__all__ = ["Module", "Sequential", "ModuleList", "Parameter", "StateDictError", "Linear", "Embedding",
+           "Conv1d", "Dropout", "LayerNorm", "ReLU", "LeakyReLU", "ELU", "Tanh", "Sigmoid", "Softplus",
+           "Softmax", "LogSoftmax", "RNNCell", "JordanCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
+           "EchoStateNetwork", "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss",
+           "l1_penalty", "l2_penalty", "save", "load", "CheckpointError", "functional", "init", "optim",
+           "utils"]

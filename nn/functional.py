@@ -161,7 +161,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
 def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (e.g. from ``log_softmax``).
 
-    Same shapes, ``weight``, ``ignore_index`` and ``reduction`` as :func:`cross_entropy`.
+    Same shapes, ``weight``, ``ignore_index`` and ``reduction`` as `cross_entropy`.
     """
     return _nll(input, target, weight, ignore_index, reduction, "nll_loss", logits=False)
 
@@ -271,3 +271,7 @@ def _reduce(loss, reduction):
 
 def _as_shape(shape):
     return (int(shape),) if isinstance(shape, (int, numpy.integer)) else tuple(shape)
+
+__all__ = ["linear", "dropout", "layer_norm", "conv1d", "one_hot", "mse_loss", "cross_entropy",
+           "nll_loss", "binary_cross_entropy_with_logits", "relu", "leaky_relu", "elu", "tanh", "sigmoid",
+           "softplus", "softmax", "log_softmax"]

@@ -3,7 +3,7 @@
 Every function overwrites its tensor's values under ``no_grad`` (the tape
 never sees initialisation) and returns the tensor.  Random ones draw from
 ``generator`` (a ``numpy.random.Generator``), by default tapegrad's seeded
-global generator (:func:`tapegrad.manual_seed` reseeds it).  Samples are drawn
+global generator (`tapegrad.manual_seed` reseeds it).  Samples are drawn
 in float64 and then cast, so the same seed gives the same values in float32
 and float64.
 """
@@ -55,14 +55,17 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 
 def constant_(tensor, val):
+    """Fill ``tensor`` with ``val``, in place; returns it."""
     return _fill(tensor, numpy.full(tensor.shape, val))
 
 
 def zeros_(tensor):
+    """Fill ``tensor`` with zeros, in place; returns it."""
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor):
+    """Fill ``tensor`` with ones, in place; returns it."""
     return constant_(tensor, 1.0)
 
 
@@ -141,3 +144,6 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(tensor.shape))
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_"]

@@ -1,6 +1,6 @@
 """Feed-forward layers: Linear, Embedding, Dropout, activations, LayerNorm, causal Conv1d.
 
-Each layer holds its parameters and calls :mod:`nn.functional`; the shapes,
+Each layer holds its parameters and calls `nn.functional`; the shapes,
 parameter names and default initialisations are PyTorch's.  Layers take an
 optional ``dtype`` for their parameters (default: tapegrad's default dtype).
 Arguments that PyTorch does not have, or has at another position, are
@@ -45,6 +45,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw new weights as PyTorch does: U(-1/sqrt(in_features), 1/sqrt(in_features)) for both."""
         _default_init(self.weight, self.bias)
 
     def forward(self, input):
@@ -84,6 +85,7 @@ class Embedding(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw new vectors from N(0, 1); the ``padding_idx`` row (if any) becomes zero."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with tapegrad.no_grad():
@@ -183,6 +185,7 @@ class Conv1d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw new weights as PyTorch does: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = C_in * kernel."""
         _default_init(self.weight, self.bias)
 
     def forward(self, input):
@@ -200,21 +203,25 @@ class Conv1d(Module):
 
 # ------------------------------------------------------------- activations
 class Tanh(Module):
+    """``tanh(input)``, elementwise, as a module."""
     def forward(self, input):
         return tapegrad.tanh(input)
 
 
 class Sigmoid(Module):
+    """``sigmoid(input)``, elementwise, as a module."""
     def forward(self, input):
         return tapegrad.sigmoid(input)
 
 
 class ReLU(Module):
+    """``relu(input)``, elementwise, as a module."""
     def forward(self, input):
         return tapegrad.relu(input)
 
 
 class LeakyReLU(Module):
+    """``leaky_relu(input, negative_slope)``, elementwise, as a module."""
     def __init__(self, negative_slope=0.01):
         super().__init__()
         self.negative_slope = negative_slope
@@ -227,6 +234,7 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
+    """``elu(input, alpha)``, elementwise, as a module."""
     def __init__(self, alpha=1.0):
         super().__init__()
         self.alpha = alpha
@@ -265,10 +273,12 @@ class _AlongDim(Module):
 
 
 class Softmax(_AlongDim):
+    """``softmax(input, dim)`` as a module (``dim`` defaults to -1)."""
     def forward(self, input):
         return tapegrad.softmax(input, self.dim)
 
 
 class LogSoftmax(_AlongDim):
+    """``log_softmax(input, dim)`` as a module (``dim`` defaults to -1)."""
     def forward(self, input):
         return tapegrad.log_softmax(input, self.dim)

@@ -1,4 +1,4 @@
-"""Loss modules: thin wrappers over :mod:`nn.functional` that hold the options.
+"""Loss modules: thin wrappers over `nn.functional` that hold the options.
 
 ``reduction`` is 'mean' (default), 'sum' or 'none' (one loss per element or
 position), as in PyTorch; it and the other options after ``weight`` are
@@ -39,7 +39,7 @@ class CrossEntropyLoss(_ClassLoss):
 
     ``ignore_index`` (default -100) marks positions to skip (padding); 'mean'
     averages over the others.  ``weight`` (C,) weights the classes (a
-    constant: it gets no gradient).  See :func:`nn.functional.cross_entropy`.
+    constant: it gets no gradient).  See `nn.functional.cross_entropy`.
     """
 
     def forward(self, input, target):

@@ -134,15 +134,18 @@ class Module:
             stack.extend(reversed(children))
 
     def modules(self):
+        """This module and every module below it, depth first."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self):
+        """``(name, module)`` for each direct submodule."""
         for name, m in self._modules.items():
             if m is not None:
                 yield name, m
 
     def children(self):
+        """Each direct submodule."""
         for _, m in self.named_children():
             yield m
 
@@ -167,6 +170,7 @@ class Module:
         return iter(pairs)
 
     def parameters(self, recurse=True):
+        """Every parameter of this module (and, with ``recurse``, of its submodules), once each."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
@@ -205,9 +209,11 @@ class Module:
         return self
 
     def double(self):
+        """Cast every parameter to float64, in place; returns the module."""
         return self.to(numpy.float64)
 
     def float(self):
+        """Cast every parameter to float32, in place; returns the module."""
         return self.to(numpy.float32)
 
     def state_dict(self):
@@ -321,6 +327,7 @@ class Sequential(Module):
         return x
 
     def append(self, module):
+        """Add ``module`` at the end; returns the container."""
         self.add_module(str(len(self._modules)), module)
         return self
 
@@ -344,10 +351,12 @@ class ModuleList(Module):
         self.extend(modules)
 
     def append(self, module):
+        """Add ``module`` at the end; returns the list."""
         self.add_module(str(len(self._modules)), module)
         return self
 
     def extend(self, modules):
+        """Add each of ``modules`` at the end; returns the list."""
         for m in modules:
             self.append(m)
         return self

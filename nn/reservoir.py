@@ -4,7 +4,7 @@ Reservoir computing (Jaeger, 2001) trains no recurrent weights at all.  The
 input and recurrent weights are drawn once and frozen; the recurrent matrix
 is rescaled so its spectral radius (largest |eigenvalue|) is below about 1,
 which makes the state a fading memory of the input (the echo state
-property).  The state follows leaky integration::
+property).  The state follows leaky integration:
 
     x_t = (1 - a) x_{t-1} + a tanh(W_in u_t + W x_{t-1})
 

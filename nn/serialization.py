@@ -58,9 +58,9 @@ def save(obj, path, compress=False):
 
 
 def load(path):
-    """Read a checkpoint written by :func:`save`; returns the same structure.
+    """Read a checkpoint written by `save`; returns the same structure.
 
-    Raises :class:`CheckpointError` (naming the file) when it is truncated,
+    Raises `CheckpointError` (naming the file) when it is truncated,
     corrupted or not a checkpoint; FileNotFoundError when it does not exist.
     """
     path = os.fspath(path)

@@ -17,10 +17,20 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ledger import Contribution, contributions
 from .ops import *  # noqa: F401,F403
-from .ops import __all__ as _ops_all  # noqa: F401
+from .ops import __all__ as _ops_all
 from .primitive import COMPOSITES, REGISTRY, Primitive, composite, primitive
 from .tape import Record, Tape, scope
 from .tensor import Tensor
 from .transforms import GaussNewton, Linearization, gnvp, hvp, jvp, linearize, vjp
+
+__all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
+           "full_like", "arange", "linspace", "eye", "rand", "randn", "randint", "manual_seed",
+           "default_generator", "get_default_dtype", "set_default_dtype", "bool_", "float16", "float32",
+           "float64", "int32", "int64", "Tape", "Record", "scope", "grad", "no_grad", "enable_grad",
+           "is_grad_enabled", "detect_anomaly", "contributions", "Contribution", "gradcheck",
+           "gradgradcheck", "GradcheckError", "primitive", "Primitive", "composite", "REGISTRY",
+           "COMPOSITES", "TapegradError", "OpError", "BackwardError", "InPlaceError", "PrimitiveBugError",
+           "AnomalyError", "jvp", "vjp", "linearize", "hvp", "gnvp", "Linearization",
+           "GaussNewton"] + _ops_all
 
 __version__ = "0.1.0"

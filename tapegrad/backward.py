@@ -5,7 +5,7 @@ output slot for multi-output primitives); only leaves (and tensors that asked
 with ``retain_grad``) get ``.grad``.  The first contribution to a slot is
 stored by reference; the second creates a fresh array that the sweep owns, and
 only owned arrays are added into in place -- an array a vjp returned is never
-written to.  Each record's vjp is called through :func:`tapegrad.vjp.input_cotangents`,
+written to.  Each record's vjp is called through `tapegrad.vjp.input_cotangents`,
 which does the broadcast reduction and the shape/dtype check of every cotangent
 once, not in each vjp.
 """
@@ -160,10 +160,10 @@ def tape_gradient(tape, target, sources, output_gradient=None):
 
 
 def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, ledger=None):
-    """The reverse pass.  Returns the :class:`_Sweep` (its leaf_grads, leaf_owned, captured).
+    """The reverse pass.  Returns the `_Sweep` (its leaf_grads, leaf_owned, captured).
 
     Walks the records from the latest root back, calling
-    :func:`~tapegrad.vjp.input_cotangents` once for each record a cotangent
+    `input_cotangents` once for each record a cotangent
     reached, and stops as soon as no cotangent is pending.
     """
     sweep = _Sweep(create_graph, ledger, capture)

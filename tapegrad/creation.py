@@ -1,6 +1,6 @@
 """Making tensors: ``tensor``, ``zeros``, ``randn`` ... and the seedable generator.
 
-Python floats become the default dtype (see :mod:`tapegrad.dtypes`, whose
+Python floats become the default dtype (see `tapegrad.dtypes`, whose
 names are re-exported here); NumPy arrays keep theirs.
 """
 import numpy
@@ -62,14 +62,17 @@ def _float_dtype(dtype):
 
 
 def zeros(*size, dtype=None, requires_grad=False):
+    """A new leaf of the given shape filled with zeros (default dtype unless ``dtype`` is given)."""
     return _leaf(_frozen(xp.zeros(_shape(size), dtype=_float_dtype(dtype))), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False):
+    """A new leaf of the given shape filled with ones (default dtype unless ``dtype`` is given)."""
     return _leaf(_frozen(xp.ones(_shape(size), dtype=_float_dtype(dtype))), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):
+    """A new leaf of shape ``size`` filled with ``fill_value`` (an int fill makes int64, a bool fill bool)."""
     if dtype is None and isinstance(fill_value, int):      # bool is an int too
         dtype = numpy.bool_ if isinstance(fill_value, bool) else numpy.int64
     arr = xp.full(_shape((size,)), fill_value, dtype=_float_dtype(dtype))
@@ -77,14 +80,17 @@ def full(size, fill_value, dtype=None, requires_grad=False):
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
+    """A new leaf of zeros with the shape and dtype of ``t`` (a tensor or array)."""
     return _leaf(_frozen(xp.zeros_like(_data(t), dtype=dtype)), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
+    """A new leaf of ones with the shape and dtype of ``t`` (a tensor or array)."""
     return _leaf(_frozen(xp.ones_like(_data(t), dtype=dtype)), requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, requires_grad=False):
+    """A new leaf filled with ``fill_value``, with the shape and dtype of ``t``."""
     return _leaf(_frozen(xp.full_like(_data(t), fill_value, dtype=dtype)), requires_grad)
 
 
@@ -99,11 +105,13 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
     return _leaf(_frozen(xp.linspace(start, end, steps, dtype=_float_dtype(dtype))),
                  requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):
+    """An ``n`` by ``m`` (default ``n``) leaf with ones on the diagonal and zeros elsewhere."""
     return _leaf(_frozen(xp.eye(n, m, dtype=_float_dtype(dtype))), requires_grad)
 
 
@@ -124,6 +132,7 @@ def randn(*size, generator=None, dtype=None, requires_grad=False):
 
 
 def randint(low, high, size, generator=None, dtype=numpy.int64):
+    """Integers drawn uniformly from [low, high) by ``generator`` (default: the seeded global one)."""
     gen = generator or _default["generator"]
     return _leaf(_frozen(gen.integers(low, high, size=size, dtype=dtype)), False)
 

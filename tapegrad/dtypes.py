@@ -1,7 +1,7 @@
 """dtypes, the default floating dtype, and turning user data into the arrays tensors hold.
 
 dtypes follow PyTorch's defaults: Python floats become the default dtype
-(float32 unless changed with :func:`set_default_dtype`); NumPy arrays keep
+(float32 unless changed with `set_default_dtype`); NumPy arrays keep
 theirs; Python ints become int64 and bools bool.  Arithmetic then follows
 NumPy's promotion rules, in which a Python scalar never upcasts a tensor
 (``float32_tensor * 2.0`` stays float32).
@@ -11,8 +11,18 @@ import numpy
 from .backend import ndarray, xp
 from .errors import OpError, here
 
-float16, float32, float64 = numpy.float16, numpy.float32, numpy.float64
-int32, int64, bool_ = numpy.int32, numpy.int64, numpy.bool_
+float16 = numpy.float16
+"""16-bit float (NumPy's ``float16``)."""
+float32 = numpy.float32
+"""32-bit float (NumPy's ``float32``), the default dtype unless ``set_default_dtype`` changes it."""
+float64 = numpy.float64
+"""64-bit float (NumPy's ``float64``), the dtype for gradient checking."""
+int32 = numpy.int32
+"""32-bit integer (NumPy's ``int32``)."""
+int64 = numpy.int64
+"""64-bit integer (NumPy's ``int64``), the dtype of Python ints and of indices."""
+bool_ = numpy.bool_
+"""Boolean (NumPy's ``bool_``), the dtype of masks and comparisons."""
 
 _default = {"dtype": numpy.dtype(numpy.float32)}
 

@@ -9,7 +9,7 @@ compares them element by element:
 
 When they disagree the report names the input and output, the worst element
 and the errors -- and then finds the culprit: it re-runs ``func`` on an
-explicit :class:`~tapegrad.tape.Tape` and checks each recorded primitive's vjp
+explicit `Tape` and checks each recorded primitive's vjp
 on its own, at the values it saw, naming the first wrong one and the line that
 called it.
 
@@ -62,7 +62,7 @@ def gradcheck(func, inputs, *, eps=None, atol=None, rtol=None, raise_exception=T
     docstring).  ``fast_mode`` first compares ``u^T J v`` for random ``u, v``
     (drawn from ``numpy.random.default_rng(seed)``) and does the full check
     only if that disagrees.  Returns True; on a mismatch raises
-    :class:`GradcheckError` (or returns False if ``raise_exception=False``).
+    `GradcheckError` (or returns False if ``raise_exception=False``).
     The inputs are never modified and their ``.grad`` is left alone.
     """
     check = _Check(func, inputs, eps, atol, rtol, "gradcheck")

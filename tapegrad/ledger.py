@@ -40,6 +40,7 @@ class Contribution:
 
     @property
     def site(self):
+        """``file.py:12`` where the consuming operation was called."""
         return format_site(self._code, self._lasti)
 
     def __repr__(self):

@@ -1,9 +1,9 @@
 """Tensor's operators and method forms, and ``Tape.gradient``: attached here, in one list.
 
-:class:`~tapegrad.tensor.Tensor` and :class:`~tapegrad.tape.Tape` sit below
+`Tensor` and `Tape` sit below
 the operations and the backward sweep, so the methods that need those
 (``x + y``, ``x.sum()``, ``x[i]``, ``x.backward()``, ``tape.gradient``) are
-written here, above both, and set on the classes by :data:`TENSOR_METHODS`
+written here, above both, and set on the classes by `TENSOR_METHODS`
 (as HIPS autograd's ``numpy_boxes`` does).  Operators whose operand order
 matches a primitive are the primitive itself: ``x * y`` calls ``ops.mul(x, y)``
 with no wrapper frame in between.
@@ -73,7 +73,7 @@ def backward(self, gradient=None, retain_graph=False, keep_contributions=False):
     ``gradient`` is required unless ``self`` has one element.  Saved values
     are freed as the sweep passes them unless ``retain_graph=True``.
     ``keep_contributions=True`` keeps every per-use contribution array in
-    the ledger (see :func:`tapegrad.contributions`); norms are always kept.
+    the ledger (see `tapegrad.contributions`); norms are always kept.
     """
     _backward(self, gradient, retain_graph=retain_graph, keep_contributions=keep_contributions)
 
@@ -101,18 +101,22 @@ def _inplace(self, fn, other, opname):
 
 
 def add_(self, other):
+    """Add ``other`` in place (leaves under ``no_grad`` only); returns the tensor."""
     return _inplace(self, ops.add, other, "add_")
 
 
 def sub_(self, other):
+    """Subtract ``other`` in place (leaves under ``no_grad`` only); returns the tensor."""
     return _inplace(self, ops.sub, other, "sub_")
 
 
 def mul_(self, other):
+    """Multiply by ``other`` in place (leaves under ``no_grad`` only); returns the tensor."""
     return _inplace(self, ops.mul, other, "mul_")
 
 
 def div_(self, other):
+    """Divide by ``other`` in place (leaves under ``no_grad`` only); returns the tensor."""
     return _inplace(self, ops.div, other, "div_")
 
 
@@ -141,25 +145,29 @@ def mT(self):
 
 # ---------------------------------------------------- method forms of ops
 def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Method form of `sum`."""
     return ops.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
 
 def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Method form of `mean`."""
     return ops.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
 
 def reshape(self, *shape):
+    """The same elements in a new shape, given as sizes or as one tuple (one may be -1)."""
     return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int)
                        else shape)
 
 
 def permute(self, *dims):
+    """The dimensions reordered, given as indices or as one tuple."""
     return ops.permute(self, axes=tuple(dims[0]) if len(dims) == 1 and
                        not isinstance(dims[0], int) else dims)
 
 
 def transpose(self, dim0, dim1):
-    """Swap two dimensions (PyTorch's meaning; NumPy's ``transpose`` is :meth:`permute`)."""
+    """Swap two dimensions (PyTorch's meaning; NumPy's ``transpose`` is `permute`)."""
     return ops.swapaxes(self, dim0, dim1)
 
 
@@ -188,6 +196,7 @@ def _cast_to(dtype):
     def method(self):
         return ops.cast(self, dtype)
     method.__name__ = numpy.dtype(dtype).name
+    method.__doc__ = f"A copy cast to {method.__name__} (recorded as a ``cast``)."
     return method
 
 

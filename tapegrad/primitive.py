@@ -2,7 +2,7 @@
 
 ``@primitive`` turns an array function into an operation that works on both
 plain arrays (it simply runs, at NumPy speed) and tensors (it runs and, when an
-input requires grad, appends a :class:`~tapegrad.tape.Record` to the tape)::
+input requires grad, appends a `Record` to the tape):
 
     @tapegrad.primitive
     def cube(x):                 # forward: arrays in, array out
@@ -31,8 +31,8 @@ from .state import MODES
 from .tape import GLOBAL_TAPE, Record
 from .tensor import TENSOR_TYPES, Tensor, freeze_arrays as _freeze_arrays
 
-#: Every primitive by name (built-in and user-defined).
 REGISTRY = {}
+"""Every primitive by name (built-in and user-defined)."""
 
 _getframe = sys._getframe
 _NO_PARAMS = {}   # shared by records of calls without static parameters (never mutated)
@@ -332,5 +332,5 @@ def composite(fn=None, *, sampler=None, reference=None, twice=True):
     return fn
 
 
-#: Public functions built from primitives, with their test metadata.
 COMPOSITES = {}
+"""Public functions built from primitives, with their test metadata."""

@@ -1,6 +1,6 @@
 """The tape: records of operations in execution order (a Wengert list).
 
-Every recorded operation becomes a :class:`Record` and is appended to the
+Every recorded operation becomes a `Record` and is appended to the
 process-wide tape.  The tape holds records *weakly*: a record lives as long as
 a tensor it produced (or a later record that consumed it) is alive, so a graph
 that is never backpropagated is freed when its tensors go out of scope.
@@ -89,7 +89,7 @@ class Record:
 
     ``index`` numbers records in execution order (``pos`` is the position in
     the global tape's list, renumbered when it compacts).  ``op`` is the
-    :class:`~tapegrad.primitive.Primitive`, ``params`` its static parameters.
+    `Primitive`, ``params`` its static parameters.
     ``inputs`` are the operands as passed (tensors and constants); ``datas``
     their arrays at record time (the saved values, a tuple); ``mask`` has bit i
     set when input i needs a gradient; ``out`` the output array (a tuple for
@@ -110,7 +110,7 @@ class Record:
     def __init__(self, op, inputs, datas, params, mask, out, code, lasti):
         """A record of ``op`` applied now: stamped with the in-place counter and the scope.
 
-        ``index`` and ``pos`` are given by :meth:`_GlobalTape.append`.
+        ``index`` and ``pos`` are given by `_GlobalTape.append`.
         """
         self.op = op
         self.inputs = inputs
@@ -140,18 +140,22 @@ class Record:
 
     @property
     def line(self):
+        """The source line number where the operation was called (None if unknown)."""
         return line_of(self.code, self.lasti)
 
     @property
     def filename(self):
+        """The file where the operation was called (None if unknown)."""
         return self.code.co_filename if self.code is not None else None
 
     @property
     def multi(self):
+        """True if the primitive has several outputs (``out`` is then a tuple)."""
         return type(self.out) is tuple
 
     @property
     def scope_path(self):
+        """The scope frames as text, e.g. ``"rnn/l0[t=3]"`` (empty outside any scope)."""
         return scope_path(self.scope)
 
     @property
@@ -237,7 +241,7 @@ class Tape:
 
     Inside the block every recorded operation is also kept here, in order.
     ``tape.records`` is that list; ``print(tape)`` shows it as a Wengert list;
-    ``tape.gradient(target, sources)`` (attached by :mod:`tapegrad.methods`)
+    ``tape.gradient(target, sources)`` (attached by `tapegrad.methods`)
     differentiates through the records on this tape only.
     """
 

@@ -6,7 +6,7 @@ an array the tape saved, or one a user holds from ``.numpy()``, stays valid.
 
 This module knows no operation: the operators and the method forms of the
 operations (``x + y``, ``x.sum()``, ``x.backward()``) are attached to the
-class in one list by :mod:`tapegrad.methods`, above the ops and autodiff.
+class in one list by `tapegrad.methods`, above the ops and autodiff.
 """
 import numpy
 
@@ -22,12 +22,18 @@ TENSOR_TYPES = set()
 class Tensor:
     """An array that can record the operations applied to it.
 
-    Create tensors with :func:`tapegrad.tensor` and the other constructors.
+    Create tensors with `tapegrad.tensor` and the other constructors.
     ``data`` is the underlying ``numpy.ndarray``, read-only.
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "_record", "_slot", "_version",
-                 "name", "__weakref__")
+    __slots__ = {
+        "_data": None,
+        "requires_grad": "True if operations on this tensor are recorded for differentiation.",
+        "grad": "The gradient a backward stored here: a new read-only tensor each time, or None.",
+        "_record": None, "_slot": None, "_version": None,
+        "name": "An optional name, shown by ``repr``, ``print(tape)`` and the drawings.",
+        "__weakref__": None,
+    }
     __array_priority__ = 1000   # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init_subclass__(cls, **kwargs):
@@ -61,20 +67,25 @@ class Tensor:
         return _frozen(self._data)
 
     shape = property(lambda self: self._data.shape, doc="Tuple of dimensions.")
+    """The shape, a tuple of ints."""
     dtype = property(lambda self: self._data.dtype, doc="NumPy dtype.")
+    """The NumPy dtype of the data."""
     ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
+    """The number of dimensions."""
 
     def size(self, dim=None):
         """Shape as a tuple, or the length of dimension ``dim`` (PyTorch's ``size()``).
 
-        Unlike NumPy's ``.size`` attribute; the element count is :meth:`numel`.
+        Unlike NumPy's ``.size`` attribute; the element count is `numel`.
         """
         return self._data.shape if dim is None else self._data.shape[dim]
 
     def dim(self):
+        """The number of dimensions (PyTorch's spelling of ``ndim``)."""
         return self._data.ndim
 
     def numel(self):
+        """The number of elements."""
         return self._data.size
 
     @property
@@ -105,6 +116,7 @@ class Tensor:
         return _frozen(self._data)
 
     def tolist(self):
+        """The data as (nested) Python lists of numbers."""
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
@@ -112,8 +124,12 @@ class Tensor:
             return self._data.astype(dtype)
         return self._data.copy() if copy else _frozen(self._data)
 
-    def all(self): return bool(self._data.all())
-    def any(self): return bool(self._data.any())
+    def all(self):
+        """True if every element is true (a Python bool, not recorded)."""
+        return bool(self._data.all())
+    def any(self):
+        """True if some element is true (a Python bool, not recorded)."""
+        return bool(self._data.any())
 
     # -------------------------------------------------------------- autograd
     def detach(self):
@@ -165,10 +181,12 @@ class Tensor:
         return self
 
     def zero_(self):
+        """Set every element to 0 in place; returns the tensor."""
         self._check_inplace("zero_")
         return self._assign(xp.zeros_like(self._data), "zero_")
 
     def fill_(self, value):
+        """Set every element to ``value`` in place; returns the tensor."""
         self._check_inplace("fill_")
         return self._assign(xp.full_like(self._data, value), "fill_")
 

@@ -1,10 +1,10 @@
 """Hypothesis strategies for testing primitives, and a test factory that uses them.
 
 Every built-in primitive declares ``sampler(draw, s, dtype) -> (args, params)``
-where ``s`` is this module; :func:`check_primitive` turns a primitive (or a
+where ``s`` is this module; `check_primitive` turns a primitive (or a
 composite function) into a property-based test of its forward, its output
 dtype and its first and second derivatives.  Write your own primitives the
-same way and test them with one line::
+same way and test them with one line:
 
     import numpy, tapegrad
     from tapegrad.testing import check_primitive

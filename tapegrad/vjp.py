@@ -1,6 +1,6 @@
 """The one routing of a record's cotangent through its vjp, for every caller.
 
-:func:`input_cotangents` calls a record's vjp with the cotangent of its
+`input_cotangents` calls a record's vjp with the cotangent of its
 output(s) and returns, for each input that needs a gradient, the cotangent
 checked, reduced over broadcast dimensions and cast to the input's dtype.  The
 backward sweep (ordinary and higher order) and the graph renderer's per-use

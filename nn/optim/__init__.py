@@ -6,3 +6,6 @@ from .hessian_free import HessianFree
 from .optimizer import Optimizer, OptimizerError
 from .rmsprop import RMSprop
 from .sgd import SGD
+
+__all__ = ["Optimizer", "OptimizerError", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "HessianFree",
+           "lr_scheduler"]

@@ -5,7 +5,7 @@ from .optimizer import Optimizer, _nonnegative
 
 
 class Adagrad(Optimizer):
-    """PyTorch's Adagrad.  At step t, with ``g = grad + weight_decay * p``::
+    """PyTorch's Adagrad.  At step t, with ``g = grad + weight_decay * p``:
 
         s = s + g^2                          (s starts at initial_accumulator_value)
         p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)

@@ -7,7 +7,7 @@ from .optimizer import Optimizer, OptimizerError, _nonnegative
 
 
 class Adam(Optimizer):
-    """PyTorch's Adam.  At step t, with ``g = grad + weight_decay * p``::
+    """PyTorch's Adam.  At step t, with ``g = grad + weight_decay * p``:
 
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g^2

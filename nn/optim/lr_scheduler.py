@@ -38,7 +38,7 @@ class LRScheduler:
             group["lr"] = self.lr_at(base, self.last_epoch)
 
     def get_last_lr(self):
-        """The learning rates the last :meth:`step` set, one per group."""
+        """The learning rates the last `step` set, one per group."""
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self):
@@ -46,6 +46,7 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict):
+        """Restore the scheduler's position and settings from ``state_dict()``'s result."""
         self.__dict__.update(state_dict)
 
 
@@ -82,3 +83,5 @@ class CosineAnnealingLR(LRScheduler):
     def lr_at(self, base_lr, epoch):
         cos = math.cos(math.pi * epoch / self.T_max)
         return self.eta_min + (base_lr - self.eta_min) * (1 + cos) / 2
+
+__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR"]

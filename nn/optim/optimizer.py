@@ -3,7 +3,7 @@
 The base class does the bookkeeping PyTorch's does -- parameter groups (a
 list of dicts: ``params`` plus hyperparameters), per-parameter state,
 ``zero_grad``, ``state_dict``/``load_state_dict`` -- and subclasses define
-only :meth:`Optimizer.update`: the new value of one parameter from its
+only `Optimizer.update`: the new value of one parameter from its
 gradient, as NumPy arithmetic on plain arrays.  The update is written into
 the parameter with ``copy_`` under ``tapegrad.no_grad()``, which bumps its
 version, so a backward through a graph recorded before the step raises
@@ -128,7 +128,7 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore hyperparameters and state saved by :meth:`state_dict`.
+        """Restore hyperparameters and state saved by `state_dict`.
 
         The groups must have the same sizes as this optimizer's; every state
         array must have its parameter's shape (it is cast to its dtype).

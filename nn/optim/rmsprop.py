@@ -5,7 +5,7 @@ from .optimizer import Optimizer, _nonnegative
 
 
 class RMSprop(Optimizer):
-    """PyTorch's RMSprop.  With ``g = grad + weight_decay * p``::
+    """PyTorch's RMSprop.  With ``g = grad + weight_decay * p``:
 
         v = alpha * v + (1 - alpha) * g^2
         a = sqrt(v) + eps            or, centered:  gbar = alpha * gbar + (1 - alpha) * g,

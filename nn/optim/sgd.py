@@ -5,7 +5,7 @@ from .optimizer import Optimizer, OptimizerError, _nonnegative
 
 
 class SGD(Optimizer):
-    """PyTorch's SGD.  With ``g = grad + weight_decay * p``::
+    """PyTorch's SGD.  With ``g = grad + weight_decay * p``:
 
         b = g                                   (first step)
         b = momentum * b + (1 - dampening) * g  (later steps)

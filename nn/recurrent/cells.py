@@ -89,6 +89,7 @@ class _Cell(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch does."""
         reset_uniform(self, self.hidden_size)
 
     def _input(self, input):
@@ -156,6 +157,7 @@ class LSTMCell(_Cell):
         super().__init__(input_size, hidden_size, bias, dtype=dtype)
 
     def reset_parameters(self):
+        """Redraw as PyTorch does, then set the forget-gate bias to ``forget_bias`` if one was given."""
         super().reset_parameters()
         set_forget_bias(self, [("bias_ih", "bias_hh")], self.forget_bias, self.hidden_size)
 
@@ -175,7 +177,7 @@ class LSTMCell(_Cell):
 
 
 class GRUCell(_Cell):
-    """GRU cell, gates r, z, n in the weight rows (PyTorch's equations; see :func:`gru_step`)."""
+    """GRU cell, gates r, z, n in the weight rows (PyTorch's equations; see `gru_step`)."""
 
     gates = 3
 

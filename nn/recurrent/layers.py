@@ -65,6 +65,7 @@ class _RNNBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch does."""
         reset_uniform(self, self.hidden_size)
 
     # ------------------------------------------------------------- forward
@@ -251,6 +252,7 @@ class LSTM(_RNNBase):
                          bidirectional, generator=generator, dtype=dtype)
 
     def reset_parameters(self):
+        """Redraw as PyTorch does, then set the forget-gate bias to ``forget_bias`` if one was given."""
         super().reset_parameters()
         pairs = [(n[2], n[3]) for n in self._names]
         set_forget_bias(self, pairs, self.forget_bias, self.hidden_size)
@@ -261,7 +263,7 @@ class LSTM(_RNNBase):
 
 
 class GRU(_RNNBase):
-    """GRU (gates r, z, n; PyTorch's equations, see :func:`nn.recurrent.cells.gru_step`);
+    """GRU (gates r, z, n; PyTorch's equations, see `nn.recurrent.cells.gru_step`);
     returns ``output, h_n``."""
 
     gates = 3

@@ -2,3 +2,6 @@
 from .clip import NonFiniteNormError, clip_grad_norm_, clip_grad_value_
 from .checkpoint import checkpoint, checkpoint_sequence
 from .tbptt import TBPTTResult, TruncatedBPTT, Window, detach_state, tbptt_windows
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "NonFiniteNormError", "TruncatedBPTT", "TBPTTResult",
+           "Window", "tbptt_windows", "detach_state", "checkpoint", "checkpoint_sequence"]

@@ -4,7 +4,7 @@
 operation on the tape, whose inputs are the tensor arguments plus the
 parameters ``fn`` uses.  Its vjp re-runs ``fn`` with recording on, from
 fresh leaves holding the saved argument values, and differentiates that
-small graph with :func:`tapegrad.grad`.  The tape therefore holds one
+small graph with `tapegrad.grad`.  The tape therefore holds one
 record per checkpointed call instead of one per operation inside it: memory
 falls, at the price of a second forward pass during backward.
 
@@ -57,9 +57,9 @@ def checkpoint_sequence(step_fn, xs, state, segment=None, params=None):
     ``xs``: a tensor whose first dimension is time, or a list of per-step
     tensors.  ``state``: the initial state (a tensor, a tuple of tensors, or
     None if ``step_fn`` accepts it).  ``segment``: steps per checkpoint,
-    default ceil(sqrt(T)).  ``params`` as for :func:`checkpoint`.  Returns
+    default ceil(sqrt(T)).  ``params`` as for `checkpoint`.  Returns
     ``(ys, state)``: the outputs stacked along a new first dimension, and the
-    final state.  For a cell whose output is its state::
+    final state.  For a cell whose output is its state:
 
         step = lambda x, h: (cell(x, h),) * 2          # RNNCell, GRUCell
         step = lambda x, s: (lambda h, c: (h, (h, c)))(*cell(x, s))   # LSTMCell

@@ -26,7 +26,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     ``min(1, max_norm / (total + 1e-6))``.  Returns the total norm *before*
     clipping, as a 0-d tensor (0.0 when no parameter has a gradient).
     With ``error_if_nonfinite=True`` a NaN or infinite total norm raises
-    :class:`NonFiniteNormError` naming the offending parameters, and nothing
+    `NonFiniteNormError` naming the offending parameters, and nothing
     is changed.
     """
     params = _with_grads(parameters)

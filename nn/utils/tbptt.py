@@ -27,14 +27,16 @@ from tapegrad.errors import OpError
 
 from .clip import clip_grad_norm_
 
-#: One update of TBPTT: run the model over steps [start, stop) from the state at
-#: ``start``; the loss covers steps [loss_start, stop); the state at ``carry`` (the
-#: next window's start, or ``stop`` for the last window) is kept, detached.
 Window = namedtuple("Window", ["start", "loss_start", "stop", "carry"])
+"""One update of TBPTT: run the model over steps [start, stop) from the state at ``start``; the
+loss covers steps [loss_start, stop); the state at ``carry`` (the next window's start, or
+``stop`` for the last window) is kept, detached.
+"""
 
-#: What :meth:`TruncatedBPTT.run` returns: the loss of each update (floats) and the
-#: final state (detached).
 TBPTTResult = namedtuple("TBPTTResult", ["losses", "state"])
+"""What `TruncatedBPTT.run` returns: the loss of each update (floats) and the final state
+(detached).
+"""
 
 
 def tbptt_windows(steps, k1, k2=None):

@@ -12,6 +12,7 @@ from .shape import (cat, chunk, concatenate, expand_dims, flatten, getitem, inde
                     unbind, unbind_, unsqueeze)
 
 clamp = clip
+"""PyTorch's name for ``clip``: the same function."""
 
 __all__ = [
     "MaxMin",

@@ -2,7 +2,7 @@
 
 They are each other's vjp (and ``sum_to_shape``, which the engine applies to
 every cotangent of a broadcast input, is a ``reduce_sum``), so they live in one
-module; the other reductions in :mod:`.reduce` build on these.
+module; the other reductions in `.reduce` build on these.
 """
 import numpy
 
@@ -45,6 +45,7 @@ def _broadcast_sampler(draw, s, dtype):
 
 @primitive(sampler=_broadcast_sampler, reference=numpy.broadcast_to, saves=())
 def broadcast_to(x, *, shape):
+    """``x`` broadcast to ``shape``; the gradient sums back over the broadcast dimensions."""
     return xp.broadcast_to(x, shape)
 
 
@@ -57,6 +58,7 @@ def _(g, out, x, shape):
 @primitive(sampler=reduce_sampler(), saves=(),
            reference=lambda x, axis=None, keepdims=False: numpy.sum(x, axis, keepdims=keepdims))
 def reduce_sum(x, axis=None, keepdims=False):
+    """The summing primitive behind ``sum`` and ``mean``, with NumPy's ``axis``/``keepdims``."""
     return xp.sum(x, axis=axis, keepdims=keepdims)
 
 

@@ -30,6 +30,7 @@ def _with_params(n, domain, **param_strategies):
 # ---------------------------------------------------------------- arithmetic
 @primitive(sampler=_ew(2), reference=numpy.add, saves=())
 def add(x, y):
+    """``x + y``, broadcasting."""
     return xp.add(x, y)
 
 
@@ -40,6 +41,7 @@ def _(g, out, x, y):
 
 @primitive(sampler=_ew(2), reference=numpy.subtract, saves=())
 def sub(x, y):
+    """``x - y``, broadcasting."""
     return xp.subtract(x, y)
 
 
@@ -50,6 +52,7 @@ def _(g, out, x, y, needs):
 
 @primitive(sampler=_ew(2), reference=numpy.multiply, saves=("inputs",))
 def mul(x, y):
+    """``x * y``, elementwise, broadcasting."""
     return xp.multiply(x, y)
 
 
@@ -60,6 +63,7 @@ def _(g, out, x, y, needs):
 
 @primitive(sampler=_ew(2, ("any", "nonzero")), reference=numpy.divide)
 def div(x, y):
+    """``x / y``, true division, broadcasting."""
     return xp.divide(x, y)
 
 
@@ -71,6 +75,7 @@ def _(g, out, x, y, needs):
 
 @primitive(sampler=_ew(1), reference=numpy.negative, saves=())
 def neg(x):
+    """``-x``."""
     return xp.negative(x)
 
 
@@ -81,6 +86,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(2, ("positive", "any")), reference=numpy.power)
 def pow(x, y):
+    """``x ** y``, broadcasting; the gradient with respect to ``y`` is 0 where ``x <= 0``."""
     return xp.power(x, y)
 
 
@@ -100,6 +106,7 @@ def _(g, out, x, y, needs):
 # ------------------------------------------------------------ transcendental
 @primitive(sampler=_ew(1), reference=numpy.exp, saves=("out",))
 def exp(x):
+    """``e ** x``, elementwise."""
     return xp.exp(x)
 
 
@@ -110,6 +117,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1, "positive"), reference=numpy.log)
 def log(x):
+    """Natural logarithm, elementwise."""
     return xp.log(x)
 
 
@@ -120,6 +128,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1, "positive"), reference=numpy.sqrt, saves=("out",))
 def sqrt(x):
+    """Square root, elementwise."""
     return xp.sqrt(x)
 
 
@@ -130,6 +139,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1), reference=numpy.sin)
 def sin(x):
+    """Sine, elementwise."""
     return xp.sin(x)
 
 
@@ -140,6 +150,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1), reference=numpy.cos)
 def cos(x):
+    """Cosine, elementwise."""
     return xp.cos(x)
 
 
@@ -150,6 +161,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1), reference=numpy.tanh, saves=("out",))
 def tanh(x):
+    """Hyperbolic tangent, elementwise; its vjp reuses the output: ``g * (1 - out ** 2)``."""
     return xp.tanh(x)
 
 
@@ -184,6 +196,7 @@ def _(g, out, x, beta=1.0):
 # --------------------------------------------------------- piecewise / kinks
 @primitive(sampler=_ew(1, "away_from_zero"), reference=lambda x: x * (x > 0))
 def relu(x):
+    """``max(x, 0)``, elementwise (gradient 0 at 0)."""
     return xp.maximum(x, 0)
 
 
@@ -196,6 +209,7 @@ def _(g, out, x):
                                 negative_slope=lambda s: s.st.sampled_from([0.01, 0.2])),
            reference=lambda x, negative_slope=0.01: numpy.where(x > 0, x, negative_slope * x))
 def leaky_relu(x, negative_slope=0.01):
+    """``x`` where positive, ``negative_slope * x`` elsewhere."""
     return xp.where(x > 0, x, x * negative_slope)
 
 
@@ -207,6 +221,7 @@ def _(g, out, x, negative_slope=0.01):
 @primitive(sampler=_with_params(1, "away_from_zero", alpha=lambda s: s.st.sampled_from([1.0, 0.5])),
            reference=lambda x, alpha=1.0: numpy.where(x > 0, x, alpha * (numpy.exp(x) - 1)))
 def elu(x, alpha=1.0):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
     return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
 
 
@@ -217,6 +232,7 @@ def _(g, out, x, alpha=1.0):
 
 @primitive(sampler=_ew(1, "away_from_zero"), reference=numpy.abs)
 def abs(x):
+    """Absolute value, elementwise (gradient 0 at 0)."""
     return xp.abs(x)
 
 
@@ -227,6 +243,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(2, "distinct"), reference=numpy.maximum)
 def maximum(x, y):
+    """Elementwise maximum of ``x`` and ``y``; a tie splits the gradient in half."""
     return xp.maximum(x, y)
 
 
@@ -238,6 +255,7 @@ def _(g, out, x, y):
 
 @primitive(sampler=_ew(2, "distinct"), reference=numpy.minimum)
 def minimum(x, y):
+    """Elementwise minimum of ``x`` and ``y``; a tie splits the gradient in half."""
     return xp.minimum(x, y)
 
 
@@ -306,14 +324,26 @@ def _(g, out, x, dtype):
 
 # ------------------------------------------------------ no gradient (masks)
 sign = nondifferentiable(xp.sign)
+"""-1, 0 or 1 by the sign of each element; no gradient."""
 lt = nondifferentiable(xp.less)
+"""``x < y`` elementwise, a bool tensor with no gradient."""
 le = nondifferentiable(xp.less_equal)
+"""``x <= y`` elementwise, a bool tensor with no gradient."""
 gt = nondifferentiable(xp.greater)
+"""``x > y`` elementwise, a bool tensor with no gradient."""
 ge = nondifferentiable(xp.greater_equal)
+"""``x >= y`` elementwise, a bool tensor with no gradient."""
 eq = nondifferentiable(xp.equal)
+"""``x == y`` elementwise, a bool tensor with no gradient."""
 ne = nondifferentiable(xp.not_equal)
+"""``x != y`` elementwise, a bool tensor with no gradient."""
 logical_and = nondifferentiable(xp.logical_and)
+"""Elementwise logical and, a bool tensor with no gradient."""
 logical_or = nondifferentiable(xp.logical_or)
+"""Elementwise logical or, a bool tensor with no gradient."""
 logical_not = nondifferentiable(xp.logical_not)
+"""Elementwise logical not, a bool tensor with no gradient."""
 isfinite = nondifferentiable(xp.isfinite)
+"""True where an element is neither infinite nor NaN; no gradient."""
 isnan = nondifferentiable(xp.isnan)
+"""True where an element is NaN; no gradient."""

@@ -29,6 +29,7 @@ def _extremum_vjp(g, out, x, axis=None, keepdims=False):
 @primitive(sampler=reduce_sampler("distinct"),
            reference=lambda x, axis=None, keepdims=False: numpy.amax(x, axis, keepdims=keepdims))
 def reduce_max(x, axis=None, keepdims=False):
+    """The maximum primitive behind ``max``/``amax``; tied elements share the gradient equally."""
     return xp.max(x, axis=axis, keepdims=keepdims)
 
 
@@ -38,6 +39,7 @@ reduce_max.defvjp(_extremum_vjp)
 @primitive(sampler=reduce_sampler("distinct"),
            reference=lambda x, axis=None, keepdims=False: numpy.amin(x, axis, keepdims=keepdims))
 def reduce_min(x, axis=None, keepdims=False):
+    """The minimum primitive behind ``min``/``amin``; tied elements share the gradient equally."""
     return xp.min(x, axis=axis, keepdims=keepdims)
 
 
@@ -121,6 +123,7 @@ def amin(x, dim=None, keepdim=False):
 
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
+"""What ``max``/``min`` with a ``dim`` return: ``(values, indices)``, as in PyTorch."""
 
 
 def _argext(fn, x, dim, keepdim, opname):

@@ -1,7 +1,7 @@
 """Shape primitives: reshape, permute, getitem, concatenate, stack, split, unbind.
 
 Everything else that moves data around (squeeze, unsqueeze, flatten, swapaxes,
-chunk ...; broadcasting is in :mod:`.broadcast`) is composed from these.  ``split`` and ``unbind`` are
+chunk ...; broadcasting is in `.broadcast`) is composed from these.  ``split`` and ``unbind`` are
 multi-output primitives: their vjp gets one cotangent per output and joins them
 with a single ``concatenate``/``stack`` -- what makes slicing a sequence into
 time steps cost O(T), not O(T^2).
@@ -31,6 +31,7 @@ def _explain_reshape(exc, x, *, shape):
 @primitive(sampler=_reshape_sampler, reference=numpy.reshape, explain=_explain_reshape,
            saves=())
 def reshape(x, *, shape):
+    """``x`` with the same elements in a new ``shape`` (one entry may be -1)."""
     return xp.reshape(x, shape)
 
 
@@ -125,6 +126,7 @@ def _join_sampler(stacked):
 @primitive(sampler=_join_sampler(False), saves=(),
            reference=lambda *xs, axis: numpy.concatenate(xs, axis))
 def concatenate(*xs, axis):
+    """The tensors joined along an existing ``axis`` (NumPy's name; ``cat`` takes a list)."""
     return xp.concatenate(xs, axis=axis)
 
 
@@ -139,6 +141,7 @@ def _(g, out, *xs, axis):
 @primitive(sampler=_join_sampler(True), reference=lambda *xs, axis: numpy.stack(xs, axis),
            saves=(), name="stack")
 def stack_(*xs, axis):
+    """The primitive behind ``stack`` (recorded as ``stack``): tensors joined along a new ``axis``."""
     return xp.stack(xs, axis=axis)
 
 
@@ -244,6 +247,7 @@ def unsqueeze(x, dim):
 
 
 expand_dims = unsqueeze
+"""NumPy's name for ``unsqueeze``: the same function."""
 
 
 def _flatten_sampler(draw, s, dtype):
@@ -296,6 +300,7 @@ def swapaxes(x, dim0, dim1):
 
 
 transpose = swapaxes
+"""PyTorch's name for ``swapaxes``: swap two dimensions."""
 
 
 

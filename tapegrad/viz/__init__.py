@@ -36,7 +36,7 @@ def draw(root, view="unrolled", steps="auto", focus=None, collapse=None,
     across steps).  ``collapse``: ``"step"`` (one box per time step) or a
     scope depth.  ``show``: which label lines (``op``, ``shape``, ``grad``,
     ``site``, ``scope``).  ``color_by``: ``"grad_norm"`` or None.  More than
-    ``max_nodes`` nodes raises :class:`DrawError` with what to do instead.
+    ``max_nodes`` nodes raises `DrawError` with what to do instead.
     ``title``: a first line for the legend (what was drawn), before the call.
 
     The graph must still hold its saved values: draw before ``backward()``,

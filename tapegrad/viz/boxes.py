@@ -1,6 +1,6 @@
 """Which drawn box each operation goes to: its own, its step's (collapsed), or an elision.
 
-A :class:`Box` stands for one or more operations; its ``cluster`` is the
+A `Box` stands for one or more operations; its ``cluster`` is the
 step it sits in (None outside the steps and for elided runs).
 """
 from collections import Counter

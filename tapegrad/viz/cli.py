@@ -5,7 +5,7 @@
     tapegrad-draw --model elman --out elman.html      # the interactive page
 
 Builds a small one-layer network from the ``nn`` modules (see
-:mod:`tapegrad.viz.models`), runs it over ``--steps`` random inputs with a
+`tapegrad.viz.models`), runs it over ``--steps`` random inputs with a
 read-out and a loss at every step, and renders its graph.  ``--out x.dot``
 writes the DOT text and needs no Graphviz.  Errors name the command's flags.
 """

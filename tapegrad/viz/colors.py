@@ -41,9 +41,9 @@ class LogScale:
     """Maps a norm to a palette colour on a log10 scale whose ends are powers of ten.
 
     The ends are the decades around the smallest and largest norm seen, at
-    least :data:`MIN_DECADES` apart (so norms that differ by a factor of two
+    least `MIN_DECADES` apart (so norms that differ by a factor of two
     do not span the whole palette and look alarming) and at most
-    :data:`MAX_DECADES` (smaller norms are clipped to the palest colour).
+    `MAX_DECADES` (smaller norms are clipped to the palest colour).
     """
 
     def __init__(self, norms):

@@ -2,7 +2,7 @@
 
 ``.source`` is plain text and needs nothing installed.  ``render``/``pipe``
 run the Graphviz ``dot`` program (found on PATH when called); without it they
-raise :class:`GraphvizNotFoundError` saying how to install it.
+raise `GraphvizNotFoundError` saying how to install it.
 """
 import os
 import shutil
@@ -18,7 +18,7 @@ FILE_FORMATS = FORMATS + ("html",)
 
 
 class LedgerEntry:
-    """One use of a parameter and its gradient term (see :meth:`Drawing.ledger`)."""
+    """One use of a parameter and its gradient term (see `Drawing.ledger`)."""
 
     __slots__ = ("step", "index", "op", "scope", "site", "norm", "share", "value")
 

@@ -1,8 +1,8 @@
 """What the unrolled view draws where: columns of steps, batched rows, edges, and the fold.
 
-:class:`Unrolled` decides, from the graph and the boxes, which column (time
+`Unrolled` decides, from the graph and the boxes, which column (time
 step) each box sits in -- including one box per step for the rows of a
-batched operation -- and which edges join them.  :func:`arrange` adds the
+batched operation -- and which edges join them.  `arrange` adds the
 invisible structure that makes Graphviz draw the columns left to right, folded
 into rows of at most :data:`ROW_WIDTH` inches, so that a long sequence keeps
 the shape of a page.

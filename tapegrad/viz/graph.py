@@ -1,7 +1,7 @@
 """The graph model: what the tape recorded, as nodes and edges, before any drawing.
 
-:func:`extract` walks the records behind a root tensor (iteratively, no
-recursion) or takes a :class:`~tapegrad.Tape`'s records, orders them by tape
+`extract` walks the records behind a root tensor (iteratively, no
+recursion) or takes a `Tape`'s records, orders them by tape
 index, and computes the gradient facts the views colour by.  Rendering is
 elsewhere (``unrolled.py``, ``rolled.py``, ``tapeview.py``); this module knows
 nothing about DOT.
@@ -243,7 +243,7 @@ def _released_error(rec):
 
 
 def extract(root):
-    """The :class:`Graph` behind ``root`` (a tensor, usually the loss, or a ``Tape``)."""
+    """The `Graph` behind ``root`` (a tensor, usually the loss, or a ``Tape``)."""
     if isinstance(root, Tape):
         records = sorted(root.records, key=lambda r: r.index)
         if not records:

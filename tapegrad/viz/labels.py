@@ -2,7 +2,7 @@
 the three views.
 
 Every piece of user text (names, scope paths, source lines) goes through
-:func:`esc`; labels are built from a few small tag helpers so they stay
+`esc`; labels are built from a few small tag helpers so they stay
 balanced.
 """
 import html

@@ -43,7 +43,7 @@ def _net(kind, inputs, hidden, forget_bias):
 
 
 def build(kind, steps, hidden=4, inputs=3, seed=0, forget_bias=None):
-    """``(loss, model)`` for one of :data:`MODELS` run over ``steps`` time steps.
+    """``(loss, model)`` for one of `MODELS` run over ``steps`` time steps.
 
     ``forget_bias`` (LSTM only): the total forget-gate bias at initialization.
     """

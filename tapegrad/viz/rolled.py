@@ -55,7 +55,7 @@ class Cell:
 
 
 def build_cells(graph):
-    """One :class:`Cell` per step family, from the operations that carry a time step."""
+    """One `Cell` per step family, from the operations that carry a time step."""
     families = {}
     for op in graph.ops:
         if op.step_key is not None:
@@ -144,7 +144,7 @@ def param_table(p, norms, cell, scale):
 
 
 def render(graph, opts):
-    """The rolled view, as a :class:`~tapegrad.viz.dot.Dot`."""
+    """The rolled view, as a `Dot`."""
     cells = build_cells(graph)
     cell_of = {}
     for c in cells:

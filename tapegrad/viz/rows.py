@@ -5,13 +5,13 @@ The ``nn`` layers compute some things for all steps in one batched operation:
 the input projection of every step is one product before the loop (cut into
 steps by ``unbind``), and a read-out ``head(out)`` after the loop is one
 product over the stacked states.  The rows of such a product still belong to
-one step each.  :func:`step_labels` finds them: forward from values made in a
+one step each.  `step_labels` finds them: forward from values made in a
 step (``stack`` puts step t's value at row t; a product keeps its rows), and
 backward from values read by a step (``unbind``'s slice t goes to step t).
 Labels are float arrays of the value's shape: a step number, ``NaN`` (no
 step) or ``-inf`` (elements mixed from several steps).
 
-:func:`split_cotangents` then splits the cotangent of every operation outside
+`split_cotangents` then splits the cotangent of every operation outside
 the steps by step ("colour"), exactly: a labelled output's cotangent is cut
 by its labels, an unlabelled one (``b_ih + b_hh``, read by every step's rows)
 sums the coloured cotangents its readers send back.  A vjp is linear in its

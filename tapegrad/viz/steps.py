@@ -1,7 +1,7 @@
 """Which time steps a drawing shows, and the runs of steps it elides.
 
-``steps="auto"`` shows every step up to :data:`AUTO_ALL`; beyond that the
-first and last :data:`AUTO_EDGE` steps, with the steps between them elided
+``steps="auto"`` shows every step up to `AUTO_ALL`; beyond that the
+first and last `AUTO_EDGE` steps, with the steps between them elided
 (drawn as one node whose gradient terms are kept, so sums stay complete).
 """
 from .errors import DrawError

@@ -18,7 +18,7 @@ NODE_ATTRS = {"fontname": "Courier", "fontsize": "10", "shape": "box", "style": 
 
 
 def render(graph, opts):
-    """The tape view, as a :class:`~tapegrad.viz.dot.Dot`."""
+    """The tape view, as a `Dot`."""
     names = {}
     for leaf in graph.params + graph.inputs:
         names[leaf] = leaf.name

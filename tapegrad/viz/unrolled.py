@@ -3,11 +3,11 @@
 Time runs left to right, one dashed cluster per step; inside a step the
 data flows upwards: the input x_t at the bottom, the state in the middle,
 the output y_t and the loss terms at the top.  Long sequences fold into rows
-of steps (:mod:`~tapegrad.viz.fold`), so the drawing keeps a page's shape.
+of steps (`tapegrad.viz.fold`), so the drawing keeps a page's shape.
 
 Operations that ``nn`` batches over all steps (the input projection before
 the loop, a read-out after it) are drawn in every step as that step's rows
-(:mod:`~tapegrad.viz.rows` finds which rows belong to which step), so every
+(`tapegrad.viz.rows` finds which rows belong to which step), so every
 shared parameter shows one use per step.  Each parameter is one node, and
 its uses carry its colour; a focused parameter (by default every weight
 shared across steps) gets a gradient rail: one term per step, chained with
@@ -30,7 +30,7 @@ GRAPH_ATTRS = {"rankdir": "BT", "newrank": "true", "fontname": "Helvetica", "fon
 
 
 def render(graph, opts):
-    """The unrolled view, as a :class:`~tapegrad.viz.dot.Dot` (with ``meta`` for the page)."""
+    """The unrolled view, as a `tapegrad.viz.dot.Dot` (with ``meta`` for the page)."""
     drawn, runs = select(graph.steps(), opts.steps)
     boxes, box_of = assign(graph, opts, drawn, runs)
     view = fold.Unrolled(graph, boxes, box_of, drawn, runs)
