@@ -22,14 +22,15 @@ def output_tensors(rec):
     return Tensor._make(rec.out, rec, -1)
 
 
-def input_cotangents(rec, g, create_graph=False):
+def input_cotangents(rec, g, create_graph=False, mask=None):
     """What ``rec``'s vjp sends to each input, given ``g``, the cotangent of its output.
 
     ``g`` is an array (tensor when ``create_graph``), or for a multi-output
-    record a tuple with one per output.  Returns a tuple with one entry per
+    record a tuple with one per output.  Returns a list with one entry per
     input: the cotangent (input's shape and dtype) where the input needs a
     gradient, None elsewhere.  With ``create_graph`` the vjp runs on tensors
-    and is recorded, so the result can be differentiated again.
+    and is recorded, so the result can be differentiated again.  ``mask``
+    (bit i: input i) narrows the inputs asked for; default: all that need one.
     """
     op = rec.op
     inputs = rec.inputs
@@ -44,7 +45,8 @@ def input_cotangents(rec, g, create_graph=False):
         if not op.trusted:
             freeze_arrays(g if type(g) is tuple else (g,))
     params = rec.params
-    mask = rec.mask
+    if mask is None:
+        mask = rec.mask
     if op.vjp_takes_needs:
         params = needs_kwargs(params, mask, len(inputs))
     cots = op.vjp(g, out, *args, **params) if params else op.vjp(g, out, *args)
