@@ -170,7 +170,8 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
 
     Walks the records from the latest root back, calling
     :func:`~tapegrad.vjp.input_cotangents` once for each record a cotangent
-    reached, and stops as soon as no cotangent is pending.
+    reached; jumps over runs of records no cotangent reaches (see
+    :data:`SKIP_AFTER`) and stops as soon as no cotangent is pending.
     """
     sweep = _Sweep(create_graph, ledger, capture)
     table = sweep.table
@@ -194,22 +195,27 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
     owned = sweep.owned
     pending = sweep.pending
     pop = table.pop
-    for i in range(start, -1, -1):
+    misses = 0                          # positions visited in a row that held no work
+    i = start + 1
+    while i:
+        i -= 1
         rec = refs[i]()
-        if rec is None:                 # a dead record; stop once nothing is left to send back
+        if rec is not None:
+            if pending and rec in pending:
+                sweep.add(rec, -1, sweep.shared_product(rec))
+            g = pop(rec, None)
+        if rec is None or g is None:    # dead, or unrelated to the roots
             if not table and not pending:
                 break
+            misses += 1
+            if misses == SKIP_AFTER and records is None and GLOBAL_TAPE.refs is refs:
+                i = 1 + max(r.pos for r in (*table, *pending))   # jump to the next one due
+                misses = 0
             continue
-        if pending and rec in pending:
-            sweep.add(rec, -1, sweep.shared_product(rec))
-        g = pop(rec, None)
-        if g is None:
-            if not table and not pending:
-                break
-            continue
+        misses = 0
         if type(rec.out) is tuple:
-            g = tuple(g.get(i) if g.get(i) is not None else _zeros(o, create_graph)
-                      for i, o in enumerate(rec.out))
+            g = tuple(g.get(slot) if g.get(slot) is not None else _zeros(o, create_graph)
+                      for slot, o in enumerate(rec.out))
         if batch and rec.op is _MATMUL and sweep.defer_right_operand(rec, g):
             cots = input_cotangents(rec, g, create_graph, mask=rec.mask & 1)
         else:
@@ -236,6 +242,11 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
         sweep.add(rec, -1, sweep.shared_product(rec))
     return sweep
 
+
+#: After this many positions in a row with nothing to do (records of other
+#: graphs, or dead ones), the sweep jumps straight to the latest record still
+#: owed a cotangent: its cost follows the graph, not the tape.
+SKIP_AFTER = 32
 
 #: Pending (left operand, cotangent) pairs of one shared right operand are
 #: multiplied out once they hold this many bytes: most of the speed of one big
