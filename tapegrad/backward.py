@@ -216,26 +216,28 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
         if type(rec.out) is tuple:
             g = tuple(g.get(slot) if g.get(slot) is not None else _zeros(o, create_graph)
                       for slot, o in enumerate(rec.out))
+        mask = rec.mask
         if batch and rec.op is _MATMUL and sweep.defer_right_operand(rec, g):
-            cots = input_cotangents(rec, g, create_graph, mask=rec.mask & 1)
-        else:
-            cots = input_cotangents(rec, g, create_graph)
+            mask &= 1                   # the right operand's term is formed later
+        cots = input_cotangents(rec, g, create_graph, mask)
         if noted:
             sweep.note(rec, g)
-        for a, c in zip(rec.inputs, cots):
-            if c is None:
-                continue
-            parent = a._record
-            if parent is None or a._slot >= 0 or create_graph:
-                sweep.add_to(a, c, rec)
-            else:                       # the common case, inline: a single-output parent
-                prev = table.get(parent)
-                if prev is None:
-                    table[parent] = c
-                elif parent in owned:
-                    prev += c
-                else:
-                    sweep.add(parent, -1, c)
+        k = 0                           # input position
+        for a in rec.inputs:
+            if mask >> k & 1:
+                c = cots[k]
+                parent = a._record
+                if parent is None or a._slot >= 0 or create_graph:
+                    sweep.add_to(a, c, rec)
+                else:                   # the common case, inline: a single-output parent
+                    prev = table.get(parent)
+                    if prev is None:
+                        table[parent] = c
+                    elif parent in owned:
+                        prev += c
+                    else:
+                        sweep.add(parent, -1, c)
+            k += 1
         if not retain_graph:
             rec.out = rec.inputs = rec.datas = None
     for rec in list(pending):           # right operands made before an explicit Tape's records

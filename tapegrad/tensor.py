@@ -46,9 +46,7 @@ class Tensor:
         ``record`` is the tape record that made it (None: a leaf); ``slot`` the
         output index for multi-output primitives, -1 otherwise.
         """
-        t = _new(Tensor)
-        _fill(t, data, record, slot)
-        return t
+        return _fill(_new(Tensor), data, record, slot)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -230,7 +228,11 @@ _new = object.__new__
 
 
 def _fill(t, data, record, slot):
-    """Set every field of a new tensor: the one place a tensor's state is initialised."""
+    """Set every field of a new tensor ``t`` and return it: the one place a tensor is initialised.
+
+    ``Tensor(...)``, :meth:`Tensor._make` and the primitive call path (as
+    ``_fill(object.__new__(Tensor), ...)``, one call on the hottest line) use it.
+    """
     t._data = data
     t._record = record
     t._slot = slot
@@ -238,6 +240,7 @@ def _fill(t, data, record, slot):
     t.grad = None
     t.name = None
     t.requires_grad = record is not None
+    return t
 
 
 def _frozen(array):
