@@ -19,6 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 import tapegrad as tg  # noqa: E402
+from blas_kernel import describe as blas_kernel  # noqa: E402  (beside this script)
 
 
 def numpy_forward(x0, w, b, n):
@@ -129,6 +130,7 @@ def main():
     us = interleaved(runners, args.ops, args.repeat)
     names = list(dict.fromkeys(name for name, _ in runners))
     ref = us[("numpy (no autograd)", "fwd+bwd")]
+    print(blas_kernel())
     print(f"chain of {args.ops} ops on shape (4,) {args.dtype}, median of {args.repeat} "
           f"interleaved runs, µs per op")
     print(f"{'':22} {'forward':>9} {'fwd+bwd':>9} {'fwd+bwd / numpy':>16}")

@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 import tapegrad.nn as nn  # noqa: E402
 import reference_numpy as ref  # noqa: E402  (beside this script)
 import tapegrad as tg  # noqa: E402
+from blas_kernel import describe as blas_kernel  # noqa: E402  (beside this script)
 
 I, H, C, T = 10, 32, 1, 200
 KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "W_out", "b_out")
@@ -110,6 +111,7 @@ def main():
             fn()
             times[name].append(time.perf_counter() - start)
     floor = statistics.median(times["numpy (hand-written BPTT)"])
+    print(blas_kernel())
     print(f"Elman RNN B=1 I={I} H={H} T={T}, many-to-one, {dtype.name}, one thread; "
           f"median of {args.repeat} interleaved runs")
     print(f"max relative gradient difference tapegrad vs hand-written: {error:.1e}")

@@ -37,6 +37,7 @@ import tapegrad.nn as nn  # noqa: E402
 import tapegrad.nn.functional as F  # noqa: E402
 import reference_numpy as ref  # noqa: E402  (beside this script)
 import tapegrad as tg  # noqa: E402
+from blas_kernel import describe as blas_kernel  # noqa: E402  (beside this script)
 from tapegrad.nn.utils import checkpoint_sequence  # noqa: E402
 
 B, I, H, C, T = 32, 64, 128, 64, 64
@@ -182,6 +183,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--memory", action="store_true", help="also measure peak memory")
     args = parser.parse_args()
+    print(blas_kernel())
     print(f"LSTM training step: B={B} I={I} H={H} T={T}, {C}-class cross-entropy at every "
           f"step; one thread; median of {args.repeat} interleaved runs")
     for dtype in (np.float32, np.float64):

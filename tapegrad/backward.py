@@ -15,6 +15,9 @@ from .backend import ndarray, xp
 from .errors import BackwardError, OpError, here
 from .grad_mode import enable_grad, no_grad
 from .ledger import ContributionLog
+from .ops.linalg import matmul
+from .ops.shape import cat
+from .state import MODES
 from .tape import GLOBAL_TAPE, RETAINED, retained_for
 from .tensor import TENSOR_TYPES, Tensor
 from .vjp import input_cotangents
@@ -145,6 +148,9 @@ def _check_gradient_shape(tensor, shape, opname):
                             f"{tensor.shape}; they must match. At {here()}")
 
 
+_MATMUL = matmul.primitive
+
+
 def tape_gradient(tape, target, sources, output_gradient=None):
     """``Tape.gradient``: gradients of ``target`` w.r.t. ``sources`` through ``tape``'s records.
 
@@ -164,7 +170,8 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
 
     Walks the records from the latest root back, calling
     `input_cotangents` once for each record a cotangent
-    reached, and stops as soon as no cotangent is pending.
+    reached; jumps over runs of records no cotangent reaches (see
+    `SKIP_AFTER`) and stops as soon as no cotangent is pending.
     """
     sweep = _Sweep(create_graph, ledger, capture)
     table = sweep.table
@@ -184,42 +191,69 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
     refs = GLOBAL_TAPE.refs if records is None else [weakref.ref(r) for r in records[:start + 1]]
 
     noted = bool(sweep.wanted) or bool(RETAINED)
+    batch = not MODES.anomaly           # anomaly mode checks each step's product on its own
     owned = sweep.owned
+    pending = sweep.pending
     pop = table.pop
-    for i in range(start, -1, -1):
+    misses = 0                          # positions visited in a row that held no work
+    i = start + 1
+    while i:
+        i -= 1
         rec = refs[i]()
-        if rec is None:                 # a dead record; stop once nothing is left to send back
-            if not table:
+        if rec is not None:
+            if pending and rec in pending:
+                sweep.add(rec, -1, sweep.shared_product(rec))
+            g = pop(rec, None)
+        if rec is None or g is None:    # dead, or unrelated to the roots
+            if not table and not pending:
                 break
+            misses += 1
+            if misses == SKIP_AFTER and records is None and GLOBAL_TAPE.refs is refs:
+                i = 1 + max(r.pos for r in (*table, *pending))   # jump to the next one due
+                misses = 0
             continue
-        g = pop(rec, None)
-        if g is None:
-            if not table:
-                break
-            continue
+        misses = 0
         if type(rec.out) is tuple:
-            g = tuple(g.get(i) if g.get(i) is not None else _zeros(o, create_graph)
-                      for i, o in enumerate(rec.out))
-        cots = input_cotangents(rec, g, create_graph)
+            g = tuple(g.get(slot) if g.get(slot) is not None else _zeros(o, create_graph)
+                      for slot, o in enumerate(rec.out))
+        mask = rec.mask
+        if batch and rec.op is _MATMUL and sweep.defer_right_operand(rec, g):
+            mask &= 1                   # the right operand's term is formed later
+        cots = input_cotangents(rec, g, create_graph, mask)
         if noted:
             sweep.note(rec, g)
-        for a, c in zip(rec.inputs, cots):
-            if c is None:
-                continue
-            parent = a._record
-            if parent is None or a._slot >= 0 or create_graph:
-                sweep.add_to(a, c, rec)
-            else:                       # the common case, inline: a single-output parent
-                prev = table.get(parent)
-                if prev is None:
-                    table[parent] = c
-                elif parent in owned:
-                    prev += c
-                else:
-                    sweep.add(parent, -1, c)
+        k = 0                           # input position
+        for a in rec.inputs:
+            if mask >> k & 1:
+                c = cots[k]
+                parent = a._record
+                if parent is None or a._slot >= 0 or create_graph:
+                    sweep.add_to(a, c, rec)
+                else:                   # the common case, inline: a single-output parent
+                    prev = table.get(parent)
+                    if prev is None:
+                        table[parent] = c
+                    elif parent in owned:
+                        prev += c
+                    else:
+                        sweep.add(parent, -1, c)
+            k += 1
         if not retain_graph:
             rec.out = rec.inputs = rec.datas = None
+    for rec in list(pending):           # right operands made before an explicit Tape's records
+        sweep.add(rec, -1, sweep.shared_product(rec))
     return sweep
+
+
+#: After this many positions in a row with nothing to do (records of other
+#: graphs, or dead ones), the sweep jumps straight to the latest record still
+#: owed a cotangent: its cost follows the graph, not the tape.
+SKIP_AFTER = 32
+
+#: Pending (left operand, cotangent) pairs of one shared right operand are
+#: multiplied out once they hold this many bytes: most of the speed of one big
+#: product, with the memory of a few steps.
+SHARED_PRODUCT_BYTES = 1 << 21
 
 
 class _Sweep:
@@ -232,7 +266,7 @@ class _Sweep:
     """
 
     __slots__ = ("table", "owned", "leaf_grads", "leaf_owned", "create_graph", "ledger",
-                 "wanted", "captured")
+                 "wanted", "captured", "pending")
 
     def __init__(self, create_graph, ledger, capture):
         self.table = {}
@@ -243,6 +277,7 @@ class _Sweep:
         self.ledger = ledger
         self.captured = {}
         self.wanted = {}
+        self.pending = {}       # shared right operand's record -> [bytes, lefts, cotangents]
         for x in capture or ():
             if x._record is not None:
                 self.wanted.setdefault(x._record, []).append(x)
@@ -282,6 +317,52 @@ class _Sweep:
             total = prev + g
             table[slot] = total if type(total) is ndarray else xp.asarray(total)
             owned.add(key)
+
+    def defer_right_operand(self, rec, g):
+        """Hold back ``b``'s term ``aᵀ g`` of a ``matmul(a, b)`` whose ``b`` is shared.
+
+        When ``b`` (2-D) is the output of a record -- a weight's transpose
+        ``W.T`` taken once before a time loop, used at every step -- the terms
+        of all its uses are formed later as one product over the stacked left
+        operands and cotangents (`shared_product`), as hand-written BPTT
+        does, instead of one small product per step.  Returns False (nothing
+        deferred) when the case does not apply.
+        """
+        if rec.inputs is None or not rec.mask & 2:
+            return False
+        a, b = rec.inputs
+        parent = b._record
+        data = b._data
+        if parent is None or b._slot >= 0 or data.ndim != 2 or g.ndim != 2:
+            return False
+        a_data = rec.datas[0]
+        if self.create_graph:
+            if type(a) not in TENSOR_TYPES:
+                a = Tensor._make(a_data, None, -1)
+        elif a_data.dtype != data.dtype or g.dtype != data.dtype:
+            return False
+        else:
+            a = a_data
+        if a_data.ndim != 2:
+            return False
+        entry = self.pending.get(parent)
+        if entry is None:
+            entry = self.pending[parent] = [0, [], []]
+        entry[0] += a_data.nbytes + g.shape[0] * g.shape[1] * data.itemsize
+        entry[1].append(a)
+        entry[2].append(g)
+        if entry[0] >= SHARED_PRODUCT_BYTES:
+            self.add(parent, -1, self.shared_product(parent))
+        return True
+
+    def shared_product(self, parent):
+        """The sum of the pending terms ``aᵀ g`` of ``parent``'s output, as one product."""
+        _, lefts, cots = self.pending.pop(parent)
+        if self.create_graph:
+            return cat(lefts).mT @ cat(cots)
+        if len(lefts) == 1:
+            return lefts[0].T @ cots[0]
+        return xp.concatenate(lefts).T @ xp.concatenate(cots)
 
     def note(self, rec, g):
         """Hand ``rec``'s output cotangent to ``grad``'s non-leaf inputs and ``retain_grad``."""

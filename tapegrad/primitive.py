@@ -29,7 +29,7 @@ from .errors import (INTERNAL_FILES, AnomalyError, OpError, TapegradError, descr
                      format_site, user_site as _user_site)
 from .state import MODES
 from .tape import GLOBAL_TAPE, Record
-from .tensor import TENSOR_TYPES, Tensor, freeze_arrays as _freeze_arrays
+from .tensor import TENSOR_TYPES, Tensor, _fill, freeze_arrays as _freeze_arrays
 
 REGISTRY = {}
 """Every primitive by name (built-in and user-defined)."""
@@ -107,6 +107,8 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
     modes = MODES
     tape = GLOBAL_TAPE
     make = Tensor._make
+    fill = _fill
+    new = object.__new__
     trusted = prim.trusted
     internal = INTERNAL_FILES
 
@@ -166,7 +168,7 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
                 _drop_unsaved(rec, prim.saves)
             if multi:
                 return tuple(make(o, rec, i) for i, o in enumerate(out))
-            return make(out, rec, -1)
+            return fill(new(Tensor), out, rec, -1)
         if multi:
             return tuple(make(o, None, -1) for o in out)
         return make(out, None, -1)

@@ -52,9 +52,7 @@ class Tensor:
         ``record`` is the tape record that made it (None: a leaf); ``slot`` the
         output index for multi-output primitives, -1 otherwise.
         """
-        t = _new(Tensor)
-        _fill(t, data, record, slot)
-        return t
+        return _fill(_new(Tensor), data, record, slot)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -248,7 +246,11 @@ _new = object.__new__
 
 
 def _fill(t, data, record, slot):
-    """Set every field of a new tensor: the one place a tensor's state is initialised."""
+    """Set every field of a new tensor ``t`` and return it: the one place a tensor is initialised.
+
+    ``Tensor(...)``, `Tensor._make` and the primitive call path (as
+    ``_fill(object.__new__(Tensor), ...)``, one call on the hottest line) use it.
+    """
     t._data = data
     t._record = record
     t._slot = slot
@@ -256,6 +258,7 @@ def _fill(t, data, record, slot):
     t.grad = None
     t.name = None
     t.requires_grad = record is not None
+    return t
 
 
 def _frozen(array):

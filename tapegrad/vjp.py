@@ -22,19 +22,24 @@ def output_tensors(rec):
     return Tensor._make(rec.out, rec, -1)
 
 
-def input_cotangents(rec, g, create_graph=False):
+def input_cotangents(rec, g, create_graph=False, mask=None):
     """What ``rec``'s vjp sends to each input, given ``g``, the cotangent of its output.
 
     ``g`` is an array (tensor when ``create_graph``), or for a multi-output
-    record a tuple with one per output.  Returns a tuple with one entry per
-    input: the cotangent (input's shape and dtype) where the input needs a
-    gradient, None elsewhere.  With ``create_graph`` the vjp runs on tensors
-    and is recorded, so the result can be differentiated again.
+    record a tuple with one per output.  Returns a sequence with one entry per
+    input; the entries of the inputs asked for -- bit i of ``mask``, by
+    default the inputs that need a gradient -- are their cotangents, checked,
+    summed over broadcast dimensions and cast to the input's dtype (the
+    others are whatever the vjp returned, None when it skipped them).  With
+    ``create_graph`` the vjp runs on tensors and is recorded, so the result
+    can be differentiated again.
     """
     op = rec.op
     inputs = rec.inputs
-    if inputs is None or op.vjp is None or rec.stamp != COUNTERS.mutations:
+    if inputs is None or rec.stamp != COUNTERS.mutations or op.vjp is None:
         _check_can_run(rec)
+    if mask is None:
+        mask = rec.mask
     if create_graph:
         out = output_tensors(rec)
         args = inputs
@@ -43,30 +48,32 @@ def input_cotangents(rec, g, create_graph=False):
         args = rec.datas
         if not op.trusted:
             freeze_arrays(g if type(g) is tuple else (g,))
-    params = rec.params
-    mask = rec.mask
-    if op.vjp_takes_needs:
-        params = needs_kwargs(params, mask, len(inputs))
-    cots = op.vjp(g, out, *args, **params) if params else op.vjp(g, out, *args)
     n = len(inputs)
-    if n == 1 and type(cots) not in (tuple, list):
-        cots = (cots,)
-    elif type(cots) not in (tuple, list) or len(cots) != n:
+    if op.vjp_takes_needs:
+        cots = op.vjp(g, out, *args, **needs_kwargs(rec.params, mask, n))
+    elif rec.params:
+        cots = op.vjp(g, out, *args, **rec.params)
+    else:
+        cots = op.vjp(g, out, *args)
+    if n == 1 and type(cots) is not tuple and type(cots) is not list:
+        cots = [cots]
+    elif type(cots) is not tuple and type(cots) is not list or len(cots) != n:
         raise _count_bug(rec, cots)
     anomaly = MODES.anomaly
-    fitted = []
-    for i in range(n):
-        c = None
+    i = 0
+    for a in inputs:
         if mask >> i & 1:
             c = cots[i]
-            data = inputs[i]._data
+            data = a._data
             if create_graph or type(c) is not ndarray or c.shape != data.shape \
                     or c.dtype != data.dtype:
-                c = _fit(c, data, rec, i, create_graph)
+                if type(cots) is not list:
+                    cots = list(cots)
+                cots[i] = c = _fit(c, data, rec, i, create_graph)
             if anomaly:
                 _check_finite(c, rec, i)
-        fitted.append(c)
-    return fitted
+        i += 1
+    return cots
 
 
 def _check_can_run(rec):

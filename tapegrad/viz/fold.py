@@ -4,7 +4,7 @@
 step) each box sits in -- including one box per step for the rows of a
 batched operation -- and which edges join them.  `arrange` adds the
 invisible structure that makes Graphviz draw the columns left to right, folded
-into rows of at most :data:`ROW_WIDTH` inches, so that a long sequence keeps
+into rows of at most `ROW_WIDTH` inches, so that a long sequence keeps
 the shape of a page.
 """
 import numpy
@@ -336,7 +336,7 @@ def _components(sliced):
 
 def arrange(dot, view, rail_edges=(), sums=()):
     """Invisible structure: each column's anchor at its bottom, columns left to right in
-    rows of at most :data:`ROW_WIDTH` inches, row after row downwards.  ``rail_edges``:
+    rows of at most `ROW_WIDTH` inches, row after row downwards.  ``rail_edges``:
     (use box id, term id) pairs, which take room in the columns too; ``sums``: the rails'
     total nodes, drawn level with the loss."""
     columns = view.columns
@@ -407,7 +407,7 @@ def head_in(inside, tail, head):
 
 
 def _fold(columns, widths, links):
-    """Columns packed greedily into rows no wider than :data:`ROW_WIDTH`."""
+    """Columns packed greedily into rows no wider than `ROW_WIDTH`."""
     lines, line, used = [], [], 0.0
     for c in columns:
         w = column_width(c, widths, links)
