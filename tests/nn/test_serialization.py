@@ -1,19 +1,25 @@
 """nn.save / nn.load: every supported type round-trips, no pickle, atomic writes,
 clear errors for damaged files, and training resumed from a checkpoint is bit-identical."""
 import collections
+import io
 import json
 import os
+import struct
 import subprocess
 import sys
+import tracemalloc
 import zipfile
 
 import numpy
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import tapegrad.nn as nn
 import tapegrad as tg
 from tapegrad.nn import serialization
 from tapegrad.nn.serialization import CheckpointError
+
+MANIFEST_NPY = "__manifest__.npy"
 
 
 def _roundtrip(obj, tmp_path):
@@ -347,3 +353,272 @@ def test_a_process_killed_mid_save_leaves_the_previous_checkpoint_intact(tmp_pat
     assert loaded["epoch"] == 1 and (loaded["w"] == 1).all()
     leftovers = [n for n in os.listdir(tmp_path) if n != "ck.npz"]
     assert len(leftovers) == 1 and leftovers[0].startswith(".ck.npz.")   # the dead temp file
+
+
+def test_the_next_save_removes_the_temporary_file_of_a_killed_save(tmp_path):
+    path = tmp_path / "ck.npz"
+    nn.save({"epoch": 1}, path)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for _ in range(2):            # the second killed save already removes the first's file
+        subprocess.run([sys.executable, "-c", _CRASHING_SAVE, str(path)], cwd=root,
+                       env=dict(os.environ, PYTHONPATH=root), capture_output=True)
+        assert len(os.listdir(tmp_path)) == 2                     # ck.npz and one dead temp file
+    live = tmp_path / f".ck.npz.{os.getpid()}.abc123.tmp"          # a save in progress here
+    other = tmp_path / ".other.npz.999999999.abc123.tmp"           # another checkpoint's
+    live.write_bytes(b"")
+    other.write_bytes(b"")
+    nn.save({"epoch": 3}, path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["ck.npz", live.name, other.name])
+    assert nn.load(path) == {"epoch": 3}
+
+
+# ------------------------------------------------------------ file modes
+def test_save_never_changes_the_umask_and_new_files_follow_it(tmp_path, monkeypatch):
+    previous = os.umask(0o027)
+    try:
+        def no_umask(mask):
+            raise AssertionError("nn.save changed the process umask")
+
+        monkeypatch.setattr(os, "umask", no_umask)
+        nn.save({"a": 1}, tmp_path / "ck.npz")
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
+    assert os.stat(tmp_path / "ck.npz").st_mode & 0o777 == 0o640
+
+
+# ------------------------------------------------------------ hostile files
+def _zip_bytes(entries, compression=zipfile.ZIP_STORED):
+    """A zip of ``{name: array}`` written as .npy entries, bypassing nn.save's checks."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as zf:
+        for name, array in entries.items():
+            with zf.open(name + ".npy", "w") as f:
+                numpy.lib.format.write_array(f, numpy.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _manifest_array(root, fmt="tapegrad-checkpoint", version=1):
+    text = json.dumps({"format": fmt, "version": version, "root": root})
+    return numpy.frombuffer(text.encode(), numpy.uint8)
+
+
+def _npy_header(shape, descr="<f8"):
+    """Just the .npy header declaring ``shape`` (no data)."""
+    buffer = io.BytesIO()
+    numpy.lib.format.write_array_header_1_0(
+        buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def _crafted(tmp_path, data):
+    path = tmp_path / "crafted.npz"
+    path.write_bytes(data)
+    return path
+
+
+def test_a_header_declaring_terabytes_is_refused_before_allocating(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("w.npy", _npy_header((2 ** 40,)))                    # 8 TiB of float64
+        with zf.open(MANIFEST_NPY, "w") as f:
+            numpy.lib.format.write_array(f, _manifest_array({"__array__": "w"}))
+    path = _crafted(tmp_path, buffer.getvalue())
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=r"crafted\.npz.*'w'.*8796093022208 bytes"):
+            nn.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def _directory_record(data, name):
+    """Offset of the central-directory record of entry ``name`` in zip bytes ``data``."""
+    pos = data.index(b"PK\x01\x02")
+    while data[pos + 46:pos + 46 + len(name)] != name:
+        pos = data.index(b"PK\x01\x02", pos + 4)
+    return pos
+
+
+def test_a_zip_entry_declaring_more_bytes_than_the_file_holds_is_refused(tmp_path):
+    data = bytearray(_zip_bytes({"w": numpy.zeros(4), "__manifest__":
+                                 _manifest_array({"__array__": "w"})}))
+    struct.pack_into("<II", data, _directory_record(data, b"w.npy") + 20,
+                     0x7FFFFFF0, 0x7FFFFFF0)          # compressed and uncompressed size
+    with pytest.raises(CheckpointError, match=r"crafted\.npz.*'w\.npy' declares 2147483632"):
+        nn.load(_crafted(tmp_path, bytes(data)))
+
+
+def test_entries_overlapping_in_the_file_cannot_claim_more_than_it_holds(tmp_path):
+    inner = _zip_bytes({"b": numpy.zeros(100)})
+    inner_local = inner[:inner.index(b"PK\x01\x02")]
+    inner_record = bytearray(inner[_directory_record(inner, b"b.npy"):inner.index(b"PK\x05\x06")])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("a.npy", inner_local)             # entry a's data is entry b, whole
+        with zf.open(MANIFEST_NPY, "w") as f:
+            numpy.lib.format.write_array(f, _manifest_array(1))
+    data = buffer.getvalue()
+    end = data.index(b"PK\x05\x06")
+    struct.pack_into("<I", inner_record, 42, 30 + len("a.npy"))   # b's local header offset
+    tail = bytearray(data[end:])
+    struct.pack_into("<HHI", tail, 8, 3, 3, struct.unpack_from("<I", tail, 12)[0]
+                     + len(inner_record))
+    crafted = data[:end] + bytes(inner_record) + bytes(tail)
+    with zipfile.ZipFile(io.BytesIO(crafted)) as zf:                # a valid zip, b inside a
+        assert zf.read("b.npy") == zf.read("a.npy")[-len(zf.read("b.npy")):]
+    with pytest.raises(CheckpointError, match=r"crafted\.npz.*'b\.npy' declares"):
+        nn.load(_crafted(tmp_path, crafted))
+
+
+def _deep(n):
+    root = 1
+    for _ in range(n):
+        root = [root]
+    return root
+
+
+@pytest.mark.parametrize("manifest,problem", [
+    (b"[" * 100000 + b"]" * 100000, "not readable JSON"),
+    (json.dumps([1, 2]).encode(), "not a dict of format, version and root"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1, "root": _deep(500)}).encode(),
+     "nests deeper than 100 levels"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"__dict__": 5, "ordered": False}}).encode(), "pairs"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"__dict__": [[[1], 2]], "ordered": False}}).encode(), "dict key"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"__dict__": [], "ordered": 1}}).encode(), "flags true or false"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"__array__": "nope"}}).encode(), "names an array 'nope'"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"__array__": "__manifest__"}}).encode(), "names an array"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"__scalar__": "w"}}).encode(), "0-d array"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"__tensor__": "s", "requires_grad": True,
+                          "parameter": False}}).encode(), "floating point"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"__generator__": {"__dict__": [["bit_generator", "BitGenerator"]],
+                                            "ordered": False}}}).encode(),
+     "bit generators"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"__generator__": {"__dict__": [["bit_generator", "PCG64"],
+                                                         ["state", 3]],
+                                            "ordered": False}}}).encode(), "PCG64 state"),
+    (json.dumps({"format": "tapegrad-checkpoint", "version": 1,
+                 "root": {"surprise": 1}}).encode(), "one of the keys"),
+    (b"\xff\xfe", "not readable JSON"),
+])
+def test_crafted_manifests_raise_checkpoint_errors_naming_the_problem(manifest, problem,
+                                                                      tmp_path):
+    data = _zip_bytes({"w": numpy.zeros(3), "s": numpy.array(["a"]),
+                       "__manifest__": numpy.frombuffer(manifest, numpy.uint8)})
+    with pytest.raises(CheckpointError, match=r"crafted\.npz.*" + problem):
+        nn.load(_crafted(tmp_path, data))
+
+
+def test_a_structure_too_deep_to_load_is_refused_at_save(tmp_path):
+    with pytest.raises(TypeError, match="nests deeper than 100 levels"):
+        nn.save({"x": _deep(200)}, tmp_path / "ck.npz")
+    assert nn.load(_roundtrip_path(tmp_path, {"x": _deep(90)}))["x"] == _deep(90)
+
+
+def _roundtrip_path(tmp_path, obj):
+    nn.save(obj, tmp_path / "ok.npz")
+    return tmp_path / "ok.npz"
+
+
+@pytest.mark.parametrize("method,flags", [(zipfile.ZIP_BZIP2, 0), (99, 0), (0, 0x1), (0, 0x20)])
+def test_zip_features_nn_save_never_writes_are_refused(method, flags, tmp_path):
+    data = bytearray(_zip_bytes({"__manifest__": _manifest_array(1)}))
+    directory = data.index(b"PK\x01\x02")
+    struct.pack_into("<HH", data, directory + 8, flags, method)
+    with pytest.raises(CheckpointError, match=r"crafted\.npz.*zip features"):
+        nn.load(_crafted(tmp_path, bytes(data)))
+
+
+# ------------------------------------------------------------ fuzzing
+def _fuzz_original():
+    return {"model": collections.OrderedDict([("w", numpy.arange(6.0).reshape(2, 3)),
+                                              ("b", numpy.zeros(2, numpy.float32))]),
+            "t": tg.tensor([1.0, 2.0], requires_grad=True), "p": nn.Parameter(numpy.ones(2)),
+            "rng": numpy.random.default_rng(3), "step": numpy.int64(7),
+            (1, "k"): ("a", None, 2.5, float("nan")), "f": numpy.asfortranarray(
+                numpy.arange(6.0).reshape(2, 3))}
+
+
+def _fuzz_files():
+    """The bytes of the same checkpoint saved stored and deflated."""
+    import tempfile
+    files = []
+    with tempfile.TemporaryDirectory() as directory:
+        for compress in (False, True):
+            path = os.path.join(directory, "ck.npz")
+            nn.save(_fuzz_original(), path, compress=compress)
+            with open(path, "rb") as f:
+                files.append(f.read())
+    return files
+
+
+_FUZZ_FILES = _fuzz_files()
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 2 ** 70) | st.floats() | st.text(max_size=4)
+    | st.sampled_from(["w", "b", "__manifest__", "PCG64", "rng"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["__dict__", "ordered", "__tuple__", "__array__", "__scalar__",
+                         "__tensor__", "requires_grad", "parameter", "__generator__",
+                         "bit_generator", "state", "x"]), inner, max_size=3),
+    max_leaves=12)
+
+
+@st.composite
+def _damaged(draw):
+    """A damaged or crafted checkpoint, and whether loading it exactly would be correct."""
+    data = bytearray(draw(st.sampled_from(_FUZZ_FILES)))
+    how = draw(st.sampled_from(["truncate", "flip", "flips", "manifest", "array header"]))
+    if how == "truncate":
+        return bytes(data[:draw(st.integers(0, len(data) - 1))]), False
+    if how in ("flip", "flips"):
+        for _ in range(1 if how == "flip" else draw(st.integers(2, 8))):
+            bit = draw(st.integers(0, 8 * len(data) - 1))
+            data[bit // 8] ^= 1 << bit % 8
+        return bytes(data), True
+    entries = {"w": numpy.zeros(3), "b": numpy.ones(2, numpy.float32),
+               "rng": numpy.array(5, numpy.uint64)}
+    if how == "manifest":
+        entries["__manifest__"] = _manifest_array(draw(_json))
+        return _zip_bytes(entries), False
+    shape = draw(st.lists(st.integers(0, 2 ** 62), max_size=4).map(tuple))
+    descr = draw(st.sampled_from(["<f8", "|u1", "<U3", "|V0", "|S0", "O"]))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("w.npy", _npy_header(shape, descr) + bytes(draw(st.integers(0, 64))))
+        with zf.open(MANIFEST_NPY, "w") as f:
+            numpy.lib.format.write_array(f, _manifest_array({"__array__": "w"}))
+    return buffer.getvalue(), False
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_damaged())
+def test_fuzzed_files_give_a_checkpoint_error_or_an_exact_load(tmp_path, case):
+    """Truncations, bit flips and crafted manifests/headers: only CheckpointError or the truth."""
+    data, exact_possible = case
+    path = _crafted(tmp_path, data)
+    try:
+        loaded = nn.load(path)
+    except CheckpointError as exc:
+        assert "crafted.npz" in str(exc)
+        return
+    if exact_possible:                       # a flip the format does not depend on
+        original = _fuzz_original()
+        rng = loaded.pop("rng")
+        numpy.testing.assert_array_equal(rng.random(3), original.pop("rng").random(3))
+        for key in ("t", "p"):
+            a, b = original.pop(key), loaded.pop(key)
+            assert type(a) is type(b) and a.requires_grad == b.requires_grad
+            numpy.testing.assert_array_equal(a.data, b.data)
+        _assert_same(original, loaded)
