@@ -169,6 +169,8 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
             if multi:
                 return tuple(make(o, rec, i) for i, o in enumerate(out))
             return fill(new(Tensor), out, rec, -1)
+        if needs and modes.grad_enabled and out.dtype.kind == "c":
+            raise complex_error(prim, args, out)
         if multi:
             return tuple(make(o, None, -1) for o in out)
         return make(out, None, -1)
@@ -300,6 +302,22 @@ def forward_error(prim, args, datas, params, exc):
     extra = f"; parameters {params}" if params else ""
     return OpError(f"{prim.name}: {detail}\n  operands: {operands}{extra}\n"
                    f"  at {format_site(code, lasti)}")
+
+
+def complex_error(prim, args, out):
+    """The OpError for a result that turned complex while an input requires grad.
+
+    Recording stops at non-float results (comparisons, casts to int), but a
+    complex one would silently cut the gradient: tapegrad differentiates real
+    floating-point values only.
+    """
+    operands = ", ".join(describe(a) for a in args)
+    return OpError(f"{prim.name}: the result is {out.dtype} (an operand is complex) but an input "
+                   f"requires grad; tapegrad differentiates real floating-point tensors only, "
+                   f"so the gradient would be lost. Fix: use real values (numpy.real(c), or "
+                   f"the real and imaginary parts as separate float tensors), or detach() the "
+                   f"input for a complex result without gradient.\n  operands: {operands}\n"
+                   f"  at {format_site(*_user_site())}")
 
 
 def _generic_explanation(exc):

@@ -139,6 +139,12 @@ class _RNNBase(Module):
                           f"{layout}{self.input_size}) or unbatched (seq_len, "
                           f"{self.input_size}). Fix: check input_size and the layout "
                           f"(batch_first={self.batch_first}).")
+        steps = input.shape[1] if self.batch_first and input.ndim == 3 else input.shape[0]
+        if steps == 0:
+            raise OpError(f"{self.describe()}: input of shape {input.shape} has sequence length "
+                          f"0; a recurrent layer needs at least one step (there is no last "
+                          f"state to return). Fix: skip empty sequences, or pad them to one "
+                          f"step and pass lengths=.")
         if input.ndim == 2:
             return input.reshape(input.shape[0], 1, input.shape[1]), False
         return (input.transpose(0, 1) if self.batch_first else input), True

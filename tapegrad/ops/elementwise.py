@@ -202,7 +202,8 @@ def relu(x):
 
 @relu.defvjp
 def _(g, out, x):
-    return where(x > 0, g, 0.0)
+    # zero where x <= 0; at NaN the gradient passes through, as in PyTorch
+    return where(x <= 0, 0.0, g)
 
 
 @primitive(sampler=_with_params(1, "away_from_zero",

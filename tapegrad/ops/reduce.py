@@ -13,14 +13,18 @@ from ..backend import xp
 from ..primitive import composite, primitive
 from ._util import nondifferentiable, normalize_axes, pick
 from .broadcast import reduce_sampler, reduce_sum, unreduce
-from .elementwise import cast, exp, where
+from .elementwise import cast, exp, isnan, logical_or, where
 
 
 def _extremum_vjp(g, out, x, axis=None, keepdims=False):
-    """Gradient of max/min: shared equally among the elements that attain it."""
+    """Gradient of max/min: shared equally among the elements that attain it.
+
+    A NaN makes the extremum NaN (as in NumPy and PyTorch), so the NaN elements
+    attain it and share the gradient (PyTorch's max() and max(dim) do the same).
+    """
     out_k = unreduce(out, x.shape, axis, keepdims)
     g_k = unreduce(g, x.shape, axis, keepdims)
-    hit = x == out_k
+    hit = logical_or(x == out_k, isnan(x))
     # the count in g's dtype: float32 / int64 would promote the gradient to float64
     count = cast(reduce_sum(hit, axis=axis, keepdims=True), dtype=g_k.dtype)
     return where(hit, g_k / count, 0.0)
@@ -87,12 +91,20 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 @composite(sampler=_public_sampler,
            reference=lambda x, dim=None, keepdim=False: numpy.mean(x, dim, keepdims=keepdim))
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """Mean over ``dim`` (sum times 1/n: stays in the input's dtype)."""
+    """Mean over ``dim`` (sum times 1/n, in the input's dtype).
+
+    float16 is summed in float32, as NumPy and PyTorch do: a float16 sum
+    overflows at 65504 long before the mean does.
+    """
     a, k = _axes_kw(x, dim, keepdim, axis, keepdims, "mean")
     n = 1
     for i in (range(x.ndim) if a is None else a):
         n *= x.shape[i]
-    return reduce_sum(x, axis=a, keepdims=k) * (1.0 / n if n else float("nan"))
+    scale = 1.0 / n if n else float("nan")
+    if x.dtype == numpy.float16:
+        return cast(reduce_sum(cast(x, dtype=numpy.float32), axis=a, keepdims=k) * scale,
+                    dtype=numpy.float16)
+    return reduce_sum(x, axis=a, keepdims=k) * scale
 
 
 @composite(sampler=_public_sampler,
