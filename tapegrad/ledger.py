@@ -5,6 +5,11 @@ the ledger notes the operation (tape index, name, scope path, time step, source
 line) and the contribution's norm -- and the array itself when asked.  The
 entries of a leaf sum to its ``.grad``: this is what the graph renderer's
 gradient rail draws for a weight shared across time steps.
+
+Entries accumulate across backward passes as ``.grad`` does, up to
+``MAX_ENTRIES`` per leaf; past that, the entries of the earlier passes are
+folded into one entry holding what they summed to (the ``.grad`` before the
+current pass), so many accumulating passes cost the same per pass.
 """
 import math
 import weakref
@@ -48,9 +53,21 @@ class Contribution:
         return f"<Contribution {self.op}#{self.index}{step} norm={self.norm:.4g}>"
 
 
-_LEDGERS = {}   # id(leaf) -> (weak reference to the leaf, entries in reverse tape order)
+_LEDGERS = {}   # id(leaf) -> (weak reference to the leaf, entries in tape order)
 # An entry is the tuple of Contribution's constructor arguments: the sweep only
 # appends tuples (cheap); Contribution objects are made when someone reads them.
+
+#: Most entries kept per leaf before the earlier passes' entries are folded into one.
+MAX_ENTRIES = 4096
+
+
+class _Earlier:
+    """Stands in for the operation of a folded entry: the earlier backward passes."""
+
+    name = "earlier backward passes"
+
+
+_EARLIER = _Earlier()
 
 
 def _entries(leaf):
@@ -65,7 +82,7 @@ def contributions(leaf):
     start afresh when a backward finds ``leaf.grad`` is None.
     """
     entries = _entries(leaf)
-    return [Contribution(*e) for e in reversed(entries)] if entries else []
+    return [Contribution(*e) for e in entries] if entries else []
 
 
 class ContributionLog:
@@ -89,11 +106,25 @@ class ContributionLog:
         entries.append((rec.index, rec.op, rec.scope, rec.code, rec.lasti, norm, value))
 
     def publish(self, leaf, fresh):
-        """Attach this sweep's entries for ``leaf``; ``fresh`` if its .grad was None before."""
+        """Attach this sweep's entries for ``leaf`` (before its .grad is updated).
+
+        ``fresh`` if its .grad was None: the ledger starts afresh.  Otherwise the
+        entries are appended in place (no copy of the earlier ones), and once
+        there are more than ``MAX_ENTRIES`` the earlier ones become one entry.
+        """
         entries = self.entries.get(leaf)
         if entries is None:
             return
+        entries.reverse()                       # the sweep added them in reverse tape order
         prev = None if fresh else _entries(leaf)
-        key = id(leaf)
-        ref = weakref.ref(leaf, lambda _, key=key: _LEDGERS.pop(key, None))
-        _LEDGERS[key] = (ref, entries + prev if prev else entries)
+        if prev is None:
+            key = id(leaf)
+            ref = weakref.ref(leaf, lambda _, key=key: _LEDGERS.pop(key, None))
+            _LEDGERS[key] = (ref, entries)
+        elif len(prev) + len(entries) <= MAX_ENTRIES:
+            prev.extend(entries)
+        else:
+            earlier = leaf.grad._data
+            prev[:] = [(-1, _EARLIER, (), None, 0, math.sqrt(xp.vdot(earlier, earlier)),
+                        earlier if self.keep else None)]
+            prev.extend(entries)
