@@ -113,7 +113,7 @@ def _accumulate(t, g, owned):
     else:
         g = xp.asarray(t.grad._data + g)     # a new array (0-d sums give scalars)
     g.flags.writeable = False
-    t.grad = Tensor._make(g, None, -1)
+    t._grad = Tensor._make(g, None, -1)
 
 
 def _private(g, owned):

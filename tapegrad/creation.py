@@ -3,13 +3,15 @@
 Python floats become the default dtype (see `tapegrad.dtypes`, whose
 names are re-exported here); NumPy arrays keep theirs.
 """
+import weakref
+
 import numpy
 
 from .backend import ndarray, xp
 from .dtypes import (as_array, bool_, float16, float32, float64, get_default_dtype,  # noqa: F401
                      int32, int64, set_default_dtype)
 from .errors import OpError
-from .tensor import TENSOR_TYPES, Tensor
+from .tensor import SHARED_OWNERS, TENSOR_TYPES, Tensor
 
 _default = {"generator": numpy.random.default_rng(0)}
 
@@ -41,6 +43,11 @@ def from_numpy(array):
         raise OpError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     view = array.view()
     view.flags.writeable = False
+    shared = array
+    while isinstance(shared, ndarray):       # the caller's array and those under it stay theirs
+        key = id(shared)
+        SHARED_OWNERS[key] = weakref.ref(shared, lambda _, key=key: SHARED_OWNERS.pop(key, None))
+        shared = shared.base
     return Tensor._make(view, None, -1)
 
 

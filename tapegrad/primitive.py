@@ -29,7 +29,8 @@ from .errors import (INTERNAL_FILES, AnomalyError, OpError, TapegradError, descr
                      format_site, user_site as _user_site)
 from .state import MODES
 from .tape import GLOBAL_TAPE, Record
-from .tensor import TENSOR_TYPES, Tensor, _fill, freeze_arrays as _freeze_arrays
+from .tensor import TENSOR_TYPES, Tensor, _fill, freeze_arrays as _freeze_arrays, \
+    freeze_record, writable_anywhere
 
 REGISTRY = {}
 """Every primitive by name (built-in and user-defined)."""
@@ -164,7 +165,9 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
                 lasti = f.f_lasti
             rec = Record(prim, args, tuple(datas), params if params else _NO_PARAMS, needs, out,
                          code, lasti)
-            if not tape.append(rec) and lean and (multi or out.size >= DROP_MIN_SIZE):
+            if tape.append(rec):
+                freeze_record(rec)              # on an explicit Tape: its arrays leave the engine
+            elif lean and (multi or out.size >= DROP_MIN_SIZE):
                 _drop_unsaved(rec, prim.saves)
             if multi:
                 return tuple(make(o, rec, i) for i, o in enumerate(out))
@@ -231,11 +234,12 @@ def _own_constants(args, datas):
 
     The tape must not see a constant change under it (``y = x * a; a[0] = 9``
     would silently change the gradient), and the caller's array must stay
-    writable, so the record keeps a private copy.
+    writable, so the record keeps a private copy -- also of a read-only view
+    of a writable array, which changes when that array does.
     """
     args = list(args)
     for i, a in enumerate(args):
-        if type(a) is ndarray and a.flags.writeable:
+        if type(a) is ndarray and writable_anywhere(a):
             a = a.copy()
             a.flags.writeable = False
             args[i] = datas[i] = a

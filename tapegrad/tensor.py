@@ -29,7 +29,7 @@ class Tensor:
     __slots__ = {
         "_data": None,
         "requires_grad": "True if operations on this tensor are recorded for differentiation.",
-        "grad": "The gradient a backward stored here: a new read-only tensor each time, or None.",
+        "_grad": None,
         "_record": None, "_slot": None, "_version": None,
         "name": "An optional name, shown by ``repr``, ``print(tape)`` and the drawings.",
         "__weakref__": None,
@@ -93,8 +93,27 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        """The tape record that produced this tensor (None for leaves)."""
-        return self._record
+        """The tape record that produced this tensor (None for leaves); its arrays are read-only."""
+        rec = self._record
+        if rec is not None:
+            freeze_record(rec)
+        return rec
+
+    @property
+    def grad(self):
+        """The accumulated gradient (a read-only tensor), or None.
+
+        Assigning checks the value as PyTorch does: None, or a tensor of this
+        tensor's shape and dtype -- a mismatch would be broadcast or cast
+        silently by the next optimizer step or backward.
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            _check_grad(self, value)
+        self._grad = value
 
     @property
     def version(self):
@@ -128,6 +147,21 @@ class Tensor:
     def any(self):
         """True if some element is true (a Python bool, not recorded)."""
         return bool(self._data.any())
+
+    def __reduce_ex__(self, protocol):
+        """Pickle, ``copy.copy`` and ``copy.deepcopy`` a leaf: its value, requires_grad and grad.
+
+        A tensor made by a recorded operation is refused: its graph cannot be
+        copied, and a copy without it would backpropagate into nothing.
+        """
+        if self._record is not None:
+            raise OpError(f"cannot copy or pickle a tensor made by {self._record.op.name} "
+                          f"(recorded at {self._record.site}, shape {self.shape}): only leaf "
+                          f"tensors can be copied, not their graph. Copy or send "
+                          f"tensor.detach() to keep the value without the graph.")
+        state = getattr(self, "__dict__", None)   # a subclass's own attributes
+        return (_rebuild_leaf, (type(self), self._data, self.requires_grad, self._grad,
+                                self.name), state or None)
 
     # -------------------------------------------------------------- autograd
     def detach(self):
@@ -255,24 +289,77 @@ def _fill(t, data, record, slot):
     t._record = record
     t._slot = slot
     t._version = 0
-    t.grad = None
+    t._grad = None
     t.name = None
     t.requires_grad = record is not None
     return t
 
 
+def _rebuild_leaf(cls, data, requires_grad, grad, name):
+    """A leaf of type ``cls`` from its pickled parts (data made read-only again)."""
+    t = _new(cls)
+    _fill(t, _frozen(data), None, -1)
+    t._grad = grad
+    t.name = name
+    t.requires_grad = requires_grad
+    return t
+
+
+def _check_grad(t, value):
+    """Raise unless ``value`` can be ``t.grad``: a tensor of ``t``'s shape and dtype."""
+    if type(value) not in TENSOR_TYPES:
+        raise TypeError(f"assigning .grad: expected a tapegrad Tensor or None, got "
+                        f"{type(value).__name__}; wrap an array with tapegrad.tensor(array, "
+                        f"dtype={t.dtype}). At {here()}")
+    if value.shape != t.shape or value.dtype != t.dtype:
+        raise OpError(f"assigning .grad: the gradient is {describe(value)} but the tensor is "
+                      f"{describe(t)}; .grad must have the tensor's shape and dtype (an optimizer "
+                      f"step would broadcast or cast it silently). At {here()}")
+
+
+#: id(array) -> weak reference, for arrays the user owns and shares with tapegrad through
+#: ``from_numpy`` (their owner may write them, as documented): freezing never reaches them.
+SHARED_OWNERS = {}
+
+
 def _frozen(array):
-    """``array`` made read-only (a no-op when it already is)."""
-    if array.flags.writeable:
-        array.setflags(write=False)
+    """``array`` made read-only, and every array under it (``.base``), so none can be written.
+
+    The arrays a user shares through ``from_numpy`` are left alone.
+    """
+    a = array
+    while isinstance(a, ndarray):
+        if a.flags.writeable:
+            ref = SHARED_OWNERS.get(id(a))
+            if ref is not None and ref() is a:
+                break
+            a.setflags(write=False)
+        a = a.base
     return array
 
 
 def freeze_arrays(arrays):
-    """Make the arrays read-only, so a user primitive cannot write into saved values."""
+    """Make the arrays read-only (all the way down), so nothing can write into saved values."""
     for a in arrays:
-        if type(a) is ndarray and a.flags.writeable:
-            a.setflags(write=False)
+        if isinstance(a, ndarray):
+            _frozen(a)
+
+
+def freeze_record(rec):
+    """Make a record's output and saved arrays read-only before they leave the engine."""
+    if rec.out is not None:
+        freeze_arrays(rec.out if type(rec.out) is tuple else (rec.out,))
+        freeze_arrays(rec.datas)
+
+
+def writable_anywhere(array):
+    """True when ``array`` or an array under it (``.base``) can be written."""
+    a = array
+    while isinstance(a, ndarray):
+        if a.flags.writeable:
+            return True
+        a = a.base
+    return False
 
 
 def plain_index(index):
@@ -289,7 +376,7 @@ def plain_index(index):
 def _index_part(i):
     if type(i) in TENSOR_TYPES:
         return i._data
-    if type(i) is ndarray and i.flags.writeable:
+    if type(i) is ndarray and writable_anywhere(i):
         i = i.copy()
         i.flags.writeable = False
     return i
