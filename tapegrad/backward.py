@@ -9,6 +9,7 @@ written to.  Each record's vjp is called through `tapegrad.vjp.input_cotangents`
 which does the broadcast reduction and the shape/dtype check of every cotangent
 once, not in each vjp.
 """
+import threading
 import weakref
 
 from .backend import ndarray, xp
@@ -35,9 +36,10 @@ def backward(tensor, gradient=None, retain_graph=False, keep_contributions=False
     with no_grad():
         sweep = _sweep([(tensor, seed)], retain_graph=retain_graph,
                        create_graph=False, ledger=ledger)
-    for leaf, g in sweep.leaf_grads.items():
-        ledger.publish(leaf, leaf.grad is None)
-        _accumulate(leaf, g, leaf in sweep.leaf_owned)
+    with _ACCUMULATING:
+        for leaf, g in sweep.leaf_grads.items():
+            ledger.publish(leaf, leaf.grad is None)
+            _accumulate(leaf, g, leaf in sweep.leaf_owned)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -104,6 +106,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             g.flags.writeable = False
             results.append(Tensor._make(g, None, -1))
     return tuple(results)
+
+
+#: Held while gradients are added into ``.grad`` (and the ledger): concurrent backward passes
+#: into a shared leaf would otherwise each read the old ``.grad`` and lose the other's update.
+_ACCUMULATING = threading.Lock()
 
 
 def _accumulate(t, g, owned):
@@ -176,19 +183,21 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
     sweep = _Sweep(create_graph, ledger, capture)
     table = sweep.table
     start = None
-    for t, g in roots:
-        rec = t._record
-        if rec is None:
-            sweep.add_leaf(t, g, None)
-            continue
-        sweep.add(rec, t._slot, g)
-        pos = rec.pos if records is None else records_index(records, rec)
-        start = pos if start is None else max(start, pos)
-    if start is None:
-        return sweep
-    # weak references to the records in tape order (the global tape's own list,
-    # or one made for an explicit Tape's records)
-    refs = GLOBAL_TAPE.refs if records is None else [weakref.ref(r) for r in records[:start + 1]]
+    with GLOBAL_TAPE.lock:      # another thread may compact: positions and list read together
+        for t, g in roots:
+            rec = t._record
+            if rec is None:
+                sweep.add_leaf(t, g, None)
+                continue
+            sweep.add(rec, t._slot, g)
+            pos = rec.pos if records is None else records_index(records, rec)
+            start = pos if start is None else max(start, pos)
+        if start is None:
+            return sweep
+        # weak references to the records in tape order (the global tape's own list,
+        # or one made for an explicit Tape's records)
+        refs = (GLOBAL_TAPE.refs if records is None
+                else [weakref.ref(r) for r in records[:start + 1]])
 
     noted = bool(sweep.wanted) or bool(RETAINED)
     batch = not MODES.anomaly           # anomaly mode checks each step's product on its own
@@ -393,4 +402,5 @@ def _retain(entries, g):
         if t is None:
             continue
         gi = g[slot] if type(g) is tuple else g
-        _accumulate(t, gi._data if type(gi) in TENSOR_TYPES else gi, False)
+        with _ACCUMULATING:
+            _accumulate(t, gi._data if type(gi) in TENSOR_TYPES else gi, False)

@@ -9,6 +9,7 @@ that is never backpropagated is freed when its tensors go out of scope.
 ``with Tape() as tape:`` additionally keeps the records made inside the block
 strongly, for inspection (``print(tape)``) and ``tape.gradient``.
 """
+import threading
 import weakref
 
 from .errors import format_site, line_of
@@ -180,6 +181,9 @@ class _GlobalTape:
         self.refs = []
         self.counter = 0
         self.limit = 1 << 16
+        # Numbering, appending and compacting happen under this lock: threads record
+        # concurrently, and a record's position must be taken in the list it goes into.
+        self.lock = threading.Lock()
 
     def append(self, rec):
         """Number ``rec``, hold it weakly in order, and hand it to the open ``Tape()`` blocks.
@@ -187,13 +191,14 @@ class _GlobalTape:
         Returns True when an explicit tape keeps the record (it then keeps all
         its saved values, for inspection).
         """
-        refs = self.refs
-        rec.index = self.counter
-        self.counter += 1
-        rec.pos = len(refs)
-        refs.append(weakref.ref(rec))
-        if rec.pos >= self.limit:
-            self.compact()
+        with self.lock:
+            refs = self.refs
+            rec.index = self.counter
+            self.counter += 1
+            rec.pos = len(refs)
+            refs.append(weakref.ref(rec))
+            if rec.pos >= self.limit:
+                self.compact()
         tapes = MODES.tapes
         if tapes:
             for t in tapes:
@@ -202,7 +207,7 @@ class _GlobalTape:
         return False
 
     def compact(self):
-        """Drop dead references and renumber the live records' positions.
+        """Drop dead references and renumber the live records' positions (under ``lock``).
 
         Each reference is read once and the records held while renumbering:
         one may die in between (the cycle collector can run at any allocation).

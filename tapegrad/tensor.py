@@ -208,8 +208,7 @@ class Tensor:
         new = xp.array(new, dtype=self._data.dtype, copy=True)
         new.flags.writeable = False
         self._data = new
-        COUNTERS.mutations += 1
-        self._version = COUNTERS.mutations
+        self._version = COUNTERS.next_mutation()
         return self
 
     def zero_(self):
