@@ -183,7 +183,10 @@ class _GlobalTape:
         self.limit = 1 << 16
         # Numbering, appending and compacting happen under this lock: threads record
         # concurrently, and a record's position must be taken in the list it goes into.
+        # (append calls acquire/release directly: cheaper than a with block per operation.)
         self.lock = threading.Lock()
+        self._acquire = self.lock.acquire
+        self._release = self.lock.release
 
     def append(self, rec):
         """Number ``rec``, hold it weakly in order, and hand it to the open ``Tape()`` blocks.
@@ -191,7 +194,8 @@ class _GlobalTape:
         Returns True when an explicit tape keeps the record (it then keeps all
         its saved values, for inspection).
         """
-        with self.lock:
+        self._acquire()
+        try:
             refs = self.refs
             rec.index = self.counter
             self.counter += 1
@@ -199,6 +203,8 @@ class _GlobalTape:
             refs.append(weakref.ref(rec))
             if rec.pos >= self.limit:
                 self.compact()
+        finally:
+            self._release()
         tapes = MODES.tapes
         if tapes:
             for t in tapes:
