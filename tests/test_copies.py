@@ -119,7 +119,7 @@ def _graph():
 
 
 def test_every_array_reachable_from_tensors_and_records_is_read_only():
-    x, constant, outs = _graph()
+    _, constant, outs = _graph()
     arrays = _arrays_reachable(outs)
     assert len(arrays) > 10
     writable = [a for a in arrays if a.flags.writeable]
