@@ -183,8 +183,10 @@ class _GlobalTape:
         self.limit = 1 << 16
         # Numbering, appending and compacting happen under this lock: threads record
         # concurrently, and a record's position must be taken in the list it goes into.
-        # (append calls acquire/release directly: cheaper than a with block per operation.)
-        self.lock = threading.Lock()
+        # Re-entrant: the cycle collector, run by an allocation while it is held, may call
+        # a finalizer that records.  (append calls acquire/release directly: cheaper than
+        # a with block per operation.)
+        self.lock = threading.RLock()
         self._acquire = self.lock.acquire
         self._release = self.lock.release
 
@@ -194,13 +196,14 @@ class _GlobalTape:
         Returns True when an explicit tape keeps the record (it then keeps all
         its saved values, for inspection).
         """
+        ref = weakref.ref(rec)          # allocated before the position is taken
         self._acquire()
         try:
             refs = self.refs
             rec.index = self.counter
             self.counter += 1
             rec.pos = len(refs)
-            refs.append(weakref.ref(rec))
+            refs.append(ref)
             if rec.pos >= self.limit:
                 self.compact()
         finally:
