@@ -82,7 +82,7 @@ def load(path):
 
 
 class _Malformed(Exception):
-    """A problem with the file's contents; :func:`load` reraises it as CheckpointError."""
+    """A problem with the file's contents; `load` reraises it as `CheckpointError`."""
 
 
 _DAMAGED = ("Load an earlier checkpoint; nn.save never leaves a half-written file under its "
