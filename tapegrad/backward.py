@@ -190,6 +190,7 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
                 sweep.add_leaf(t, g, None)
                 continue
             sweep.add(rec, t._slot, g)
+            sweep.root_records.add(rec)
             pos = rec.pos if records is None else records_index(records, rec)
             start = pos if start is None else max(start, pos)
         if start is None:
@@ -222,6 +223,8 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
                 misses = 0
             continue
         misses = 0
+        if rec.inputs is None:          # freed by an earlier backward
+            raise BackwardError(_released_message(sweep, rec))
         if type(rec.out) is tuple:
             g = tuple(g.get(slot) if g.get(slot) is not None else _zeros(o, create_graph)
                       for slot, o in enumerate(rec.out))
@@ -271,14 +274,16 @@ class _Sweep:
     ``table`` maps a single-output record to its cotangent and a multi-output
     record to a dict {slot: cotangent}.  The first contribution to a slot is
     stored by reference; the second makes a fresh array the sweep owns (listed
-    in ``owned``); only owned arrays are added into in place.
+    in ``owned``); only owned arrays are added into in place.  ``root_records``
+    holds the records the sweep starts from.
     """
 
     __slots__ = ("table", "owned", "leaf_grads", "leaf_owned", "create_graph", "ledger",
-                 "wanted", "captured", "pending")
+                 "wanted", "captured", "pending", "root_records")
 
     def __init__(self, create_graph, ledger, capture):
         self.table = {}
+        self.root_records = set()
         self.owned = set()
         self.leaf_grads = {}
         self.leaf_owned = set()
@@ -380,6 +385,29 @@ class _Sweep:
                 self.captured[id(x)] = g[x._slot] if type(g) is tuple else g
         if RETAINED and id(rec) in RETAINED:
             _retain(retained_for(rec), g)
+
+
+def _released_message(sweep, rec):
+    """Why the sweep met a record an earlier backward freed, with the fix that fits the case.
+
+    If the record is one the backward started from, the same graph is being
+    differentiated twice (``retain_graph``).  Otherwise the new graph reached
+    into an old, already swept one -- typically a recurrent state carried
+    from the previous chunk of truncated BPTT without being detached.
+    """
+    scope = f" in {rec.scope_path}" if rec.scope else ""
+    what = f"{rec.op.name} (recorded at {rec.site}{scope})"
+    if rec in sweep.root_records:
+        return (f"backward at {here()} through {what} a second time: its saved values were "
+                f"freed by an earlier backward. Pass retain_graph=True to the first backward "
+                f"(or grad) call if you need to backpropagate through this graph again.")
+    return (f"backward at {here()} reached {what}, which belongs to an earlier graph that a "
+            f"previous backward already freed: a value computed before that backward was used "
+            f"in this graph without being detached. In truncated BPTT, detach the state "
+            f"you carry into the next chunk: h = h.detach(), or state = "
+            f"nn.utils.detach_state(state) for a tuple such as an LSTM's (h, c). "
+            f"(retain_graph=True would backpropagate through every earlier chunk again, ever "
+            f"more slowly -- rarely what is meant.)")
 
 
 def _zeros(like, create_graph):

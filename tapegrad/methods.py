@@ -171,9 +171,56 @@ def transpose(self, dim0, dim1):
     return ops.swapaxes(self, dim0, dim1)
 
 
-def to(self, dtype):
+def astype(self, dtype):
     """A copy cast to ``dtype`` (differentiable between float dtypes)."""
     return ops.cast(self, dtype)
+
+
+def to(self, *args, dtype=None, device=None):
+    """PyTorch's ``to``: ``to(dtype)``, ``to("cpu")``, ``to("cpu", dtype)``, ``to(other)``.
+
+    tapegrad runs on the CPU only, so the device part is a check and
+    otherwise a no-op; ``to(other)`` takes ``other``'s dtype.  Returns
+    ``self`` when nothing changes (as PyTorch does), else a cast copy.
+    """
+    for arg in args:
+        if type(arg) in TENSOR_TYPES:
+            dtype = arg.dtype
+        elif _is_device(arg):
+            device = arg
+        else:
+            dtype = arg
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise OpError(f"to: tapegrad runs on the CPU (through NumPy) and has no device "
+                      f"{str(device)!r}. Fix: drop the device argument, or use 'cpu'. "
+                      f"At {here()}")
+    if dtype is None or numpy.dtype(dtype) == self._data.dtype:
+        return self
+    return ops.cast(self, dtype)
+
+
+def _is_device(arg):
+    """True for what PyTorch accepts as a device: a device string such as 'cpu' or 'cuda:0'."""
+    return isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps", "xpu", "meta")
+
+
+def clone(self):
+    """A copy whose gradient flows back to ``self`` (recorded as a cast to its own dtype)."""
+    return ops.cast(self, self._data.dtype)
+
+
+def t(self):
+    """The transpose of a matrix; a 0-d or 1-d tensor is returned as it is (PyTorch's ``t``)."""
+    if self.ndim > 2:
+        raise OpError(f"t: expects a tensor with at most 2 dimensions, got shape {self.shape}. "
+                      f"Fix: x.transpose(dim0, dim1) or x.mT for the last two. At {here()}")
+    return self if self.ndim < 2 else ops.swapaxes(self, 0, 1)
+
+
+def _itself(self):
+    """``self``: tapegrad's tensors always live in CPU memory and NumPy handles any layout,
+    so ``cpu()`` and ``contiguous()`` (for code written for PyTorch) change nothing."""
+    return self
 
 
 def _reflected(op):
@@ -240,8 +287,10 @@ TENSOR_METHODS = {
     "tanh": _same_as(ops.tanh), "sigmoid": _same_as(ops.sigmoid), "relu": _same_as(ops.relu),
     "neg": _same_as(ops.neg), "clamp": _same_as(ops.clip), "clip": _same_as(ops.clip),
     # dtype conversion
-    "to": to, "astype": to, "float": _cast_to(numpy.float32),
+    "to": to, "astype": astype, "float": _cast_to(numpy.float32),
     "double": _cast_to(numpy.float64), "long": _cast_to(numpy.int64),
+    # PyTorch habits: a differentiable copy, a matrix transpose, no-op device and layout
+    "clone": clone, "t": t, "cpu": _itself, "contiguous": _itself,
 }
 
 for _name, _method in TENSOR_METHODS.items():

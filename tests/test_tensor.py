@@ -504,3 +504,53 @@ def test_iterating_a_tensor_gives_differentiable_rows():
     assert len(rows) == 3 and rows[1].shape == (2,)
     (rows[0] * 2.0 + rows[2]).sum().backward()
     numpy.testing.assert_array_equal(x.grad.numpy(), [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]])
+
+
+# --- PyTorch habits: clone, t, contiguous, cpu, to --------------------------------------------
+def test_clone_is_a_copy_the_gradient_flows_through():
+    x = leaf([1.0, -2.0, 3.0])
+    y = x.clone()
+    assert y is not x and not y.is_leaf and y.dtype == x.dtype
+    numpy.testing.assert_array_equal(y.numpy(), x.numpy())
+    assert not numpy.shares_memory(y.numpy(), x.numpy())
+    (y * y).sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), [2.0, -4.0, 6.0])
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_t_transposes_a_matrix_and_keeps_lower_ranks(shape):
+    x = leaf(numpy.arange(numpy.prod(shape), dtype=F64).reshape(shape))
+    y = x.t()
+    numpy.testing.assert_array_equal(y.numpy(), x.numpy().T)
+    (y * tg.tensor(numpy.arange(y.numpy().size, dtype=F64).reshape(y.shape))).sum().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(),
+                                     numpy.arange(x.numpy().size, dtype=F64).reshape(
+                                         y.shape).T)
+
+
+def test_t_of_three_dimensions_raises_and_names_the_fix():
+    with pytest.raises(tg.OpError, match=r"t: .*\(2, 3, 4\).*transpose"):
+        tg.zeros(2, 3, 4).t()
+
+
+def test_cpu_and_contiguous_and_to_cpu_are_the_tensor_itself():
+    x = leaf([1.0, 2.0])
+    for y in (x.cpu(), x.contiguous(), x.to("cpu"), x.to(device="cpu"), x.to("cpu:0"),
+              x.to(F64), x.to("cpu", F64), x.to(x)):
+        assert y is x
+
+
+def test_to_a_dtype_casts_and_the_gradient_comes_back_in_the_input_dtype():
+    x = leaf([1.5, 2.5])
+    for y in (x.to(numpy.float32), x.to("cpu", numpy.float32), x.to(dtype=numpy.float32),
+              x.to(tg.zeros(1))):
+        assert y.dtype == numpy.float32
+        y.sum().backward()
+    assert x.grad.dtype == F64
+    numpy.testing.assert_array_equal(x.grad.numpy(), [4.0, 4.0])
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "mps"])
+def test_to_another_device_raises_and_says_tapegrad_runs_on_the_cpu(device):
+    with pytest.raises(tg.OpError, match=f"no device '{device}'.*cpu"):
+        tg.zeros(2).to(device)

@@ -38,6 +38,12 @@ TBPTTResult = namedtuple("TBPTTResult", ["losses", "state"])
 (detached).
 """
 
+#: What :meth:`TruncatedBPTT.updates` yields after each parameter update: its number
+#: (from 0), its ``Window``, its loss (a float), the gradient norm before clipping
+#: (None without ``clip_grad_norm``) and the state at the window's stop, detached
+#: (pass it as ``state`` to continue the stream after stopping early).
+TBPTTUpdate = namedtuple("TBPTTUpdate", ["index", "window", "loss", "grad_norm", "state"])
+
 
 def tbptt_windows(steps, k1, k2=None):
     """The windows of TBPTT(k1, k2) over ``steps`` time steps, in order.
@@ -83,9 +89,21 @@ class TruncatedBPTT:
     ``clip_grad_norm``: if given, gradients are clipped to this total norm
     before each step.  ``k2`` defaults to ``k1``.
 
+    Class targets work as they are: when ``target`` has one dimension fewer
+    than ``output`` (integer ids (T, B) for logits (T, B, V)), both are
+    flattened to (T*B, V) and (T*B,) before ``loss_fn``, so
+    ``nn.CrossEntropyLoss()`` can be passed directly.
+
         runner = TruncatedBPTT(model, nn.MSELoss(), opt, k1=20)
         losses, state = runner.run(x, y)             # x: (T, B, I), y: (T, B, O)
         losses, state = runner.run(x2, y2, state)    # continue the stream
+
+    To stop on a step or time budget, or to do something between updates,
+    iterate over :meth:`updates` instead and ``break`` when done::
+
+        for update in runner.updates(x, y):
+            if time.perf_counter() > deadline:
+                break
     """
 
     def __init__(self, model, loss_fn, optimizer, k1, k2=None, time_dim=0,
@@ -107,26 +125,44 @@ class TruncatedBPTT:
         initial state) gets its gradient from them -- and carried, detached,
         from then on.
         """
+        losses, final = [], detach_state(state)
+        for update in self.updates(inputs, targets, state):
+            losses.append(update.loss)
+            final = update.state
+        return TBPTTResult(losses, final)
+
+    def updates(self, inputs, targets, state=None):
+        """Walk the sequence like :meth:`run`, yielding a ``TBPTTUpdate`` after each update.
+
+        Nothing runs until the next item is asked for, so breaking out of the
+        loop stops training there (the yielded ``state`` continues the stream).
+        """
         if not isinstance(inputs, tapegrad.Tensor):
             inputs = tapegrad.tensor(inputs)
         steps = inputs.shape[self.time_dim]
         if targets.shape[self.time_dim] != steps:
             raise OpError(f"TBPTT: inputs have {steps} steps along dim {self.time_dim}, targets "
                           f"{targets.shape[self.time_dim]}; they must match.")
-        losses = []
-        for w in tbptt_windows(steps, self.k1, self.k2):
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        for index, w in enumerate(tbptt_windows(steps, self.k1, self.k2)):
             output, carried, state_at_stop = self._forward(inputs, w, state)
-            loss = self.loss_fn(self._slice(output, w.loss_start - w.start, w.stop - w.start),
-                                self._slice(targets, w.loss_start, w.stop))
+            loss = self._loss(self._slice(output, w.loss_start - w.start, w.stop - w.start),
+                              self._slice(targets, w.loss_start, w.stop))
             self.optimizer.zero_grad()
             loss.backward()
+            norm = None
             if self.clip_grad_norm is not None:
-                clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]],
-                                self.clip_grad_norm)
+                norm = float(clip_grad_norm_(params, self.clip_grad_norm))
             self.optimizer.step()
-            losses.append(loss.item())
             state = carried if w.carry > 0 else state
-        return TBPTTResult(losses, detach_state(state_at_stop))
+            yield TBPTTUpdate(index, w, loss.item(), norm, detach_state(state_at_stop))
+
+    def _loss(self, output, target):
+        """``loss_fn`` on a stretch; class targets (one dim fewer) and their logits flattened."""
+        if target.ndim == output.ndim - 1 and output.ndim > 2:
+            output = output.reshape(-1, output.shape[-1])
+            target = target.reshape(-1)
+        return self.loss_fn(output, target)
 
     def _forward(self, inputs, w, state):
         """(output over [start, stop), state at ``carry`` detached, state at ``stop``).

@@ -1,5 +1,6 @@
 """Truncated BPTT: the window schedule, full BPTT when one window covers the sequence,
-gradients equal to a hand-built truncated computation, state carried without gradient."""
+gradients equal to a hand-built truncated computation, state carried without gradient,
+stopping early, class targets, and the error when the carried state is not detached."""
 import numpy
 import pytest
 from hypothesis import given
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 import tapegrad.nn as nn
 import tapegrad as tg
 from tapegrad.nn.utils import TruncatedBPTT, detach_state, tbptt_windows
+from sites import next_line_site
 
 F64 = tg.float64
 
@@ -236,3 +238,84 @@ def test_detach_state_walks_tuples_and_keeps_none():
     out = detach_state((h, [h, None]))
     assert out[0].is_leaf and out[1][0].is_leaf and out[1][1] is None
     assert isinstance(out[1], list) and detach_state(None) is None
+
+
+# ------------------------------------------------------ stopping early, class targets
+def test_updates_yields_each_update_and_stopping_early_leaves_the_rest_undone(rng):
+    model = _lstm()
+    x, y = _data(rng)
+    rec = _GradRecorder(model.parameters())
+    runner = TruncatedBPTT(model, _mse, rec, k1=3)
+    seen = []
+    for update in runner.updates(x, y):
+        seen.append(update)
+        if update.index == 1:
+            break
+    assert [u.index for u in seen] == [0, 1] and len(rec.updates) == 2
+    assert [tuple(u.window) for u in seen] == [tuple(w) for w in tbptt_windows(12, 3)[:2]]
+    with tg.no_grad():
+        _, (h, c) = model(x[:6])
+    numpy.testing.assert_allclose(seen[1].state[0].data, h.data, rtol=1e-12, atol=1e-14)
+    assert seen[1].grad_norm is None and all(s.is_leaf for s in seen[1].state)
+    # the yielded state continues the stream: the rest gives the updates run() would have
+    rest = TruncatedBPTT(model, _mse, rec, k1=3).run(x[6:], y[6:], seen[1].state)
+    assert len(rest.losses) == 2 and len(rec.updates) == 4
+
+
+def test_updates_reports_the_gradient_norm_before_clipping(rng):
+    model = _lstm()
+    x, y = _data(rng)
+    rec = _GradRecorder(model.parameters())
+    update = next(TruncatedBPTT(model, _mse, rec, k1=4, clip_grad_norm=1e-3).updates(x, y))
+    out, _ = model(x[:4])
+    grads = tg.grad(_mse(out, y[:4]), list(model.parameters()))
+    norm = numpy.sqrt(sum((g.data ** 2).sum() for g in grads))
+    assert update.grad_norm == pytest.approx(norm, rel=1e-12)
+    clipped = numpy.sqrt(sum((g ** 2).sum() for g in rec.updates[0]))
+    assert clipped == pytest.approx(1e-3, rel=1e-4)
+
+
+def test_cross_entropy_takes_sequence_logits_and_class_targets_directly(rng):
+    tg.manual_seed(0)
+    rnn, head = nn.RNN(3, 5, dtype=F64), nn.Linear(5, 7, dtype=F64)
+
+    def model(x, state):
+        out, state = rnn(x, state)
+        return head(out), state                            # logits (T, B, 7)
+
+    params = list(rnn.parameters()) + list(head.parameters())
+    x = tg.tensor(rng.standard_normal((8, 2, 3)))
+    y = tg.tensor(rng.integers(0, 7, (8, 2)))              # class ids (T, B)
+    rec = _GradRecorder(params)
+    result = TruncatedBPTT(model, nn.CrossEntropyLoss(), rec, k1=8).run(x, y)
+    logits, _ = model(x, None)
+    loss = nn.functional.cross_entropy(logits.reshape(-1, 7), y.reshape(-1))
+    assert result.losses[0] == pytest.approx(loss.item(), rel=1e-12)
+    for g, e in zip(rec.updates[0], tg.grad(loss, params)):
+        numpy.testing.assert_allclose(g, e.data, rtol=1e-12, atol=1e-14)
+
+
+# ------------------------------------------ forgetting to detach: the error says so
+def test_a_state_carried_without_detach_names_the_fix_and_the_users_line(rng):
+    model = _lstm()
+    x, y = _data(rng)
+    out, state = model(x[:4])
+    _mse(out, y[:4]).backward()
+    out, state = model(x[4:8], state)                      # state not detached
+    with pytest.raises(tg.BackwardError) as info:
+        site = next_line_site()
+        _mse(out, y[4:8]).backward()
+    message = str(info.value)
+    assert f"backward at {site}" in message and "earlier graph" in message
+    assert "detach_state" in message and "h.detach()" in message
+
+
+def test_backward_twice_through_the_same_graph_still_suggests_retain_graph(rng):
+    model = _lstm()
+    x, y = _data(rng)
+    out, _ = model(x[:4])
+    loss = _mse(out, y[:4])
+    loss.backward()
+    with pytest.raises(tg.BackwardError, match="a second time.*retain_graph=True") as info:
+        loss.backward()
+    assert "detach" not in str(info.value)
