@@ -48,8 +48,8 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 LN2 = math.log(2.0)
 
 #: The settings of --quick: a tiny model on a small text, a few seconds in all.
-QUICK = {"hidden": 48, "embed": 16, "layers": 1, "batch": 8, "seq_len": 16, "steps": 120,
-         "time_limit": None, "sample_every": 60, "eval_every": 30, "sample_length": 80,
+QUICK = {"hidden": 48, "embed": 16, "layers": 1, "batch": 8, "seq_len": 16, "steps": 80,
+         "time_limit": None, "sample_every": 40, "eval_every": 20, "sample_length": 80,
          "corpus_chars": 12_000, "eval_streams": 16, "eval_context": 16, "lr": 1e-2}
 
 
@@ -142,6 +142,7 @@ def evaluation_streams(ids, streams, context):
     n = len(ids) - 1                        # predictions: ids[1:] from ids[:-1]
     streams = max(1, min(streams, n))
     piece = -(-n // streams)
+    streams = -(-n // piece)                # none left empty
     length = piece + context
     inputs = np.zeros((length, streams), dtype=np.int64)
     targets = np.full((length, streams), -100, dtype=np.int64)
@@ -246,13 +247,13 @@ def build_parser():
     return cli
 
 
-def configure(args):
-    """The run's configuration: the options, with --quick's small settings applied."""
+def configure(args, cli):
+    """The run's configuration: the options, with --quick's small settings for those not given."""
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
               if k not in ("quick", "resume", "out")}
     config["quick"] = args.quick
     if args.quick:
-        config.update(QUICK)
+        config.update({k: v for k, v in QUICK.items() if config[k] == cli.get_default(k)})
     if config["steps"] is None and config["time_limit"] is None:
         raise SystemExit("char_rnn: give --time-limit or --steps (the schedule needs an end).")
     return config
@@ -260,12 +261,13 @@ def configure(args):
 
 # --------------------------------------------------------------- training
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    cli = build_parser()
+    args = cli.parse_args(argv)
     checkpoint = nn.load(args.resume) if args.resume else None
-    config = checkpoint["config"] if checkpoint else configure(args)
+    config = checkpoint["config"] if checkpoint else configure(args, cli)
     if checkpoint:                          # a resumed run may extend its budget
         for key in ("time_limit", "steps", "sample_every", "eval_every"):
-            if getattr(args, key) != build_parser().get_default(key):
+            if getattr(args, key) != cli.get_default(key):
                 config[key] = getattr(args, key)
     run = Run(args.out)
     tg.manual_seed(config["seed"])
@@ -394,8 +396,8 @@ def train(model, runner, optimizer, config, s, train_ids, eval_slice, vocab, rng
                 bar.set_postfix(loss=f"{update.loss / LN2:.3f} bits",
                                 held_out=f"{evaluate() / LN2:.3f} bits", refresh=False)
             if s["step"] % config["sample_every"] == 0:
-                text = sample(model, vocab, "\n", config["sample_length"], config["temperature"],
-                              rng)
+                text = sample(model, vocab, vocab.decode(train_ids[:1]), config["sample_length"],
+                              config["temperature"], rng)
                 bar.write(f"--- sample at update {s['step']} ---\n{text}\n---")
             if done():
                 break
