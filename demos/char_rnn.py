@@ -23,17 +23,16 @@ warm state like the single stream would.
 """
 import math
 import sys
-from collections import namedtuple
 import sysconfig
 import time
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
 
-import nn
 import tapegrad as tg
-from nn import functional as F
-from nn.utils import TruncatedBPTT
+from tapegrad import nn
+from tapegrad.nn import functional as F
 
 from .common import Run, parser, progress
 
@@ -291,7 +290,7 @@ def main(argv=None):
     model = CharModel(len(vocab), config["cell"], config["embed"], config["hidden"],
                       config["layers"], config["dropout"])
     optimizer = nn.optim.Adam(model.parameters(), lr=config["lr"])
-    runner = TruncatedBPTT(model, nn.CrossEntropyLoss(), optimizer, k1=config["seq_len"],
+    runner = nn.utils.TruncatedBPTT(model, nn.CrossEntropyLoss(), optimizer, k1=config["seq_len"],
                            clip_grad_norm=config["clip"])
     progress_state = {"step": 0, "chars_seen": 0, "train_seconds": 0.0, "epoch": 0,
                       "offset": 0, "position": 0, "state": None,

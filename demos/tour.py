@@ -13,9 +13,9 @@
 """
 import numpy as np
 
-import nn
 import tapegrad as tg
-from nn import functional as F
+from tapegrad import nn
+from tapegrad.nn import functional as F
 from tapegrad.viz import draw
 
 from . import char_rnn

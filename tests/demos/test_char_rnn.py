@@ -41,7 +41,7 @@ def test_the_quick_run_on_a_tiny_text_reduces_the_held_out_loss(quick_run):
 
 
 def test_metrics_json_has_the_documented_fields_with_sensible_values(quick_run, tiny_text):
-    out, result = quick_run
+    out, _ = quick_run
     m = json.loads((out / "metrics.json").read_text())
     assert m["val_bits_per_char"] == pytest.approx(m["val_nats_per_char"] / math.log(2))
     config = m["config"]
