@@ -219,8 +219,8 @@ def build_parser():
     cli.add_argument("--clip", type=float, default=5.0,
                      help="gradient-norm clipping threshold (default: %(default)s)")
     cli.add_argument("--time-limit", type=float, default=120.0,
-                     help="seconds of training (evaluation and sampling not counted) "
-                          "(default: %(default)s)")
+                     help="seconds of training (evaluation and sampling not counted); 0 for "
+                          "no limit (then give --steps) (default: %(default)s)")
     cli.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                      help="what --time-limit counts: wall-clock seconds, or this process's CPU "
                           "seconds (equal on an idle machine with one thread, steadier on a "
@@ -253,6 +253,8 @@ def configure(args, cli):
     config["quick"] = args.quick
     if args.quick:
         config.update({k: v for k, v in QUICK.items() if config[k] == cli.get_default(k)})
+    if config["time_limit"] is not None and config["time_limit"] <= 0:
+        config["time_limit"] = None         # --time-limit 0: only --steps ends the run
     if config["steps"] is None and config["time_limit"] is None:
         raise SystemExit("char_rnn: give --time-limit or --steps (the schedule needs an end).")
     return config
