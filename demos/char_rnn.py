@@ -207,7 +207,7 @@ def build_parser():
                      help="character embedding size (default: %(default)s)")
     cli.add_argument("--dropout", type=float, default=0.0,
                      help="dropout between layers and before the output (default: %(default)s)")
-    cli.add_argument("--seq-len", type=int, default=64,
+    cli.add_argument("--seq-len", type=int, default=32,
                      help="characters per truncated-BPTT chunk (default: %(default)s)")
     cli.add_argument("--batch", type=int, default=32,
                      help="parallel streams per update (default: %(default)s)")
@@ -391,7 +391,7 @@ def train(model, runner, optimizer, config, s, train_ids, eval_slice, vocab, rng
             s["state"] = update.state
             s["history"]["step"].append(s["step"])
             s["history"]["train_nats"].append(update.loss)
-            bar.update(1 if steps is not None else seconds)
+            bar.update(1 if steps is not None else min(seconds, max(0.0, total - bar.n)))
             bar.set_postfix(loss=f"{update.loss / LN2:.3f} bits", refresh=False)
             if s["step"] % config["eval_every"] == 0:
                 bar.set_postfix(loss=f"{update.loss / LN2:.3f} bits",
