@@ -253,11 +253,15 @@ def configure(args, cli):
     config["quick"] = args.quick
     if args.quick:
         config.update({k: v for k, v in QUICK.items() if config[k] == cli.get_default(k)})
+    return config
+
+
+def check_budget(config):
+    """``--time-limit 0`` means no time limit; then ``--steps`` must end the run."""
     if config["time_limit"] is not None and config["time_limit"] <= 0:
-        config["time_limit"] = None         # --time-limit 0: only --steps ends the run
+        config["time_limit"] = None
     if config["steps"] is None and config["time_limit"] is None:
         raise SystemExit("char_rnn: give --time-limit or --steps (the schedule needs an end).")
-    return config
 
 
 # --------------------------------------------------------------- training
@@ -270,6 +274,7 @@ def main(argv=None):
         for key in ("time_limit", "steps", "sample_every", "eval_every"):
             if getattr(args, key) != cli.get_default(key):
                 config[key] = getattr(args, key)
+    check_budget(config)
     run = Run(args.out)
     tg.manual_seed(config["seed"])
     rng = checkpoint["rng"] if checkpoint else np.random.default_rng(config["seed"])
@@ -292,8 +297,8 @@ def main(argv=None):
     model = CharModel(len(vocab), config["cell"], config["embed"], config["hidden"],
                       config["layers"], config["dropout"])
     optimizer = nn.optim.Adam(model.parameters(), lr=config["lr"])
-    runner = nn.utils.TruncatedBPTT(model, nn.CrossEntropyLoss(), optimizer, k1=config["seq_len"],
-                           clip_grad_norm=config["clip"])
+    runner = nn.utils.TruncatedBPTT(model, nn.CrossEntropyLoss(), optimizer,
+                                    k1=config["seq_len"], clip_grad_norm=config["clip"])
     progress_state = {"step": 0, "chars_seen": 0, "train_seconds": 0.0, "epoch": 0,
                       "offset": 0, "position": 0, "state": None,
                       "history": {"step": [], "train_nats": [], "val_step": [],
@@ -324,7 +329,7 @@ def main(argv=None):
     nn.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "config": config, "vocab": "".join(vocab.chars), "rng": rng,
              "progress": s}, run.path("checkpoint.npz"))
-    (run.path("sample.txt")).write_text(final_sample + "\n", encoding="utf-8")
+    run.path("sample.txt").write_text(final_sample + "\n", encoding="utf-8")
     history = s["history"]
     metrics = {
         "val_nats_per_char": val_nats, "val_bits_per_char": val_nats / LN2,
