@@ -38,7 +38,7 @@ from .common import Run, parser, progress
 
 RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
-#: What :func:`main` returns: the trained model, its vocabulary, the held-out text, the
+#: What `main` returns: the trained model, its vocabulary, the held-out text, the
 #: metrics written to metrics.json and the paths of the files written.
 Result = namedtuple("Result", ["model", "vocab", "held_out", "metrics", "files"])
 #: What --time-limit counts: seconds on the wall clock, or CPU seconds of this process

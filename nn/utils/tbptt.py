@@ -38,11 +38,12 @@ TBPTTResult = namedtuple("TBPTTResult", ["losses", "state"])
 (detached).
 """
 
-#: What :meth:`TruncatedBPTT.updates` yields after each parameter update: its number
-#: (from 0), its ``Window``, its loss (a float), the gradient norm before clipping
-#: (None without ``clip_grad_norm``) and the state at the window's stop, detached
-#: (pass it as ``state`` to continue the stream after stopping early).
 TBPTTUpdate = namedtuple("TBPTTUpdate", ["index", "window", "loss", "grad_norm", "state"])
+"""What `TruncatedBPTT.updates` yields after each parameter update: its number (from 0), its
+``Window``, its loss (a float), the gradient norm before clipping (None without
+``clip_grad_norm``) and the state at the window's stop, detached (pass it as ``state`` to
+continue the stream after stopping early).
+"""
 
 
 def tbptt_windows(steps, k1, k2=None):
@@ -99,7 +100,7 @@ class TruncatedBPTT:
         losses, state = runner.run(x2, y2, state)    # continue the stream
 
     To stop on a step or time budget, or to do something between updates,
-    iterate over :meth:`updates` instead and ``break`` when done::
+    iterate over `updates` instead and ``break`` when done::
 
         for update in runner.updates(x, y):
             if time.perf_counter() > deadline:
@@ -132,7 +133,7 @@ class TruncatedBPTT:
         return TBPTTResult(losses, final)
 
     def updates(self, inputs, targets, state=None):
-        """Walk the sequence like :meth:`run`, yielding a ``TBPTTUpdate`` after each update.
+        """Walk the sequence like `run`, yielding a ``TBPTTUpdate`` after each update.
 
         Nothing runs until the next item is asked for, so breaking out of the
         loop stops training there (the yielded ``state`` continues the stream).
