@@ -5,7 +5,7 @@ output slot for multi-output primitives); only leaves (and tensors that asked
 with ``retain_grad``) get ``.grad``.  The first contribution to a slot is
 stored by reference; the second creates a fresh array that the sweep owns, and
 only owned arrays are added into in place -- an array a vjp returned is never
-written to.  Each record's vjp is called through `tapegrad.vjp.input_cotangents`,
+written to.  Each record's vjp is called through `tapegrad.routing.input_cotangents`,
 which does the broadcast reduction and the shape/dtype check of every cotangent
 once, not in each vjp.
 """
@@ -21,7 +21,7 @@ from .ops.shape import cat
 from .state import MODES
 from .tape import GLOBAL_TAPE, RETAINED, retained_for
 from .tensor import TENSOR_TYPES, Tensor
-from .vjp import input_cotangents
+from .routing import input_cotangents
 
 
 def backward(tensor, gradient=None, retain_graph=False, keep_contributions=False):

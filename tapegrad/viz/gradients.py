@@ -11,7 +11,7 @@ import numpy
 
 from ..backward import grad
 from ..grad_mode import no_grad
-from ..vjp import input_cotangents, output_tensors
+from ..routing import input_cotangents, output_tensors
 
 
 def output_proxies(records):

@@ -20,7 +20,7 @@ cotangent, so the per-step terms of a parameter sum to its gradient.
 import numpy
 
 from ..grad_mode import no_grad
-from ..vjp import input_cotangents
+from ..routing import input_cotangents
 from . import gradients
 
 #: Operations that only move elements: their forward (or vjp) moves labels too.
