@@ -15,6 +15,12 @@ and each step does only the recurrent product and the gate arithmetic.
 Every step runs in ``tapegrad.scope("l{k}", step=t)`` (``"l{k}_reverse"``
 for the backward direction), numbered from 1 by input position: records
 carry paths like ``lstm/l0[t=3]``.
+
+``return_states=True`` also returns the per-step state tensors the loop
+carried (the ones each next step reads), so ``tapegrad.grad(loss, states[0])``
+gives the total gradient dL/dh_t of every step -- through the outputs *and*
+through all later steps -- without walking the tape (``output[t]`` is a
+copy made by ``stack``: its gradient is only the direct part).
 """
 import numpy
 
@@ -69,7 +75,7 @@ class _RNNBase(Module):
         reset_uniform(self, self.hidden_size)
 
     # ------------------------------------------------------------- forward
-    def forward(self, input, hx=None, lengths=None):
+    def forward(self, input, hx=None, lengths=None, *, return_states=False):
         """Run the whole sequence.
 
         ``input``: (seq_len, batch, input_size), or (batch, seq_len,
@@ -79,19 +85,29 @@ class _RNNBase(Module):
         (1 <= length <= seq_len); steps past a sequence's length leave its
         state unchanged and get no gradient, their outputs are zero, and the
         backward direction starts at each sequence's own last step.
+
+        ``return_states=True`` returns ``output, h_n, states``: ``states[k]``
+        for layer/direction ``k`` (the index of ``h_n``'s first axis) is the
+        list of the seq_len states the recurrence carried, in input order,
+        each (batch, hidden_size) -- (1, hidden_size) for unbatched input --
+        or an ``(h_t, c_t)`` pair for LSTM.  They are the tensors later steps
+        read, so ``tapegrad.grad(loss, states[0])`` (or ``retain_grad()`` on
+        them before ``backward``) gives the full dL/dh_t for every t.
         """
         x, batched = self._sequence(input)
         steps, batch = x.shape[0], x.shape[1]
         masks = self._masks(lengths, steps, batch)
         states = self._initial_states(hx, batch, batched, x.dtype, masks is not None)
-        finals = []
+        finals, carried = [], []
         for k in range(self.num_layers):
             outs = []
             for d in range(self.num_directions):
                 index = k * self.num_directions + d
-                out, final = self._direction(x, index, states[index], masks, k, d == 1)
+                out, final, per_step = self._direction(x, index, states[index], masks, k,
+                                                       d == 1)
                 outs.append(out)
                 finals.append(final)
+                carried.append(per_step)
             x = outs[0] if len(outs) == 1 else tapegrad.cat(outs, dim=2)
             if k < self.num_layers - 1 and self.dropout:
                 x = F.dropout(x, self.dropout, self.training, generator=self.generator)
@@ -101,10 +117,13 @@ class _RNNBase(Module):
             x = x.transpose(0, 1)
         elif not batched:
             x = x.reshape(steps, -1)
+        if return_states:
+            return x, self._final_states(finals, batched), carried
         return x, self._final_states(finals, batched)
 
     def _direction(self, x, index, state, masks, layer, reverse):
-        """One layer in one direction: (outputs stacked (T, B, H), final state)."""
+        """One layer in one direction: (outputs stacked (T, B, H), final state, the state
+        after each step in input order)."""
         w_ih, w_hh, b_ih, b_hh = (getattr(self, n, None) for n in self._names[index])
         steps, batch = x.shape[0], x.shape[1]
         inputs = self._project(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih, b_hh,
@@ -112,7 +131,7 @@ class _RNNBase(Module):
         w_hh_t = w_hh.T
         name = f"l{layer}_reverse" if reverse else f"l{layer}"
         step_masks = masks[0] if masks is not None else [None] * steps
-        outs = [None] * steps
+        outs, carried = [None] * steps, [None] * steps
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
             with tapegrad.scope(name, step=t + 1):
                 new = self._step(inputs[t], state, w_hh_t, b_hh)
@@ -120,9 +139,9 @@ class _RNNBase(Module):
                 if m is not None:
                     new = (tuple(where(m, a, b) for a, b in zip(new, state))
                            if self.has_cell_state else where(m, new, state))
-                state = new
+                state = carried[t] = new
                 outs[t] = state[0] if self.has_cell_state else state
-        return tapegrad.stack(outs), state
+        return tapegrad.stack(outs), state, carried
 
     def _project(self, flat, w_ih, b_ih, b_hh, steps, batch):
         """The input projection of all steps in one product, cut into steps by one unbind."""
