@@ -41,7 +41,7 @@ def mse(pred, target):
     return float(np.mean((np.asarray(pred) - target) ** 2))
 
 
-def plot(run, test_x, test_y, outputs, curves, baseline):
+def plot(run, test_x, test_y, outputs, curves, baseline, esn_mse):
     plt = run.pyplot()
     if plt is None:
         return
@@ -73,6 +73,7 @@ def plot(run, test_x, test_y, outputs, curves, baseline):
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for row, (name, losses) in enumerate(curves.items()):
         ax.semilogy(smooth(losses, 20), color=f"C{row}", lw=2, label=name)
+    ax.axhline(esn_mse, color="C2", ls="-.", lw=1.5, label="ESN (ridge read-out, held-out)")
     ax.axhline(baseline, color="gray", ls="--", lw=1, label="predicting the mean")
     ax.set(title="Timer task: training loss (running mean of 20 steps)", xlabel="training step",
            ylabel="MSE (log scale)")
@@ -129,7 +130,7 @@ def main(argv=None):
           f"(predicting the mean: {baseline:.4f}):")
     for name, value in scores.items():
         print(f"  {name:22s} {value:.4f}")
-    plot(run, test_x, test_y, outputs, curves, baseline)
+    plot(run, test_x, test_y, outputs, curves, baseline, scores["ESN (ridge read-out)"])
     run.write_metrics({
         "test_mse": scores, "mean_baseline_mse": baseline,
         "final_train_loss": {name: float(np.mean(c[-20:])) for name, c in curves.items()},

@@ -95,10 +95,11 @@ def plot(run, curves, factors, univariate_curves, args):
         return
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1, 2]})
     for w, g in univariate_curves.items():
-        ax1.semilogy(np.arange(len(g)), g, lw=2, label=f"w = {w}: dx$_{{50}}$/dx$_0$ = {g[0]:.3g}")
+        ax1.semilogy(np.arange(len(g)), g, lw=2, label=f"w = {w}: {g[0]:.3g}")
     ax1.set(title="Univariate: x$_t$ = w x$_{t-1}$", xlabel="step t",
             ylabel="dx$_{50}$ / dx$_t$ (log scale)")
-    ax1.legend()
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=9,
+               title="dx$_{50}$/dx$_0$ measured by the tape")
     ax1.grid(True, which="major", alpha=0.3)
     colors = plt.get_cmap("tab10")
     steps = np.arange(1, args.length + 1)
