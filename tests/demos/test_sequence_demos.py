@@ -3,8 +3,12 @@ claims (the clipped descent ends lower, the adding models beat the 0.167 line, .
 import importlib
 import json
 import shutil
+import sys
 
 import pytest
+
+from demos import common
+from demos.common import GRAPH_HINT, PLOT_HINT
 
 DEMOS = ["vanishing", "cliff", "timer", "adding", "sentence_order", "graphs"]
 HAS_DOT = shutil.which("dot") is not None
@@ -84,4 +88,21 @@ def test_graphs_draws_both_views_of_four_networks(tmp_path):
     for kind in ("elman", "jordan", "lstm", "gru"):
         assert {f"unrolled_{kind}_T2.{suffix}", f"rolled_{kind}_T20.{suffix}"} <= names
     if HAS_DOT:
-        assert (tmp_path / "rolled_lstm_T20.svg").read_text().lstrip().startswith("<?xml")
+        assert "<svg" in (tmp_path / "rolled_lstm_T20.svg").read_text()
+
+
+def test_without_matplotlib_a_demo_prints_its_numbers_and_the_hint(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)        # import matplotlib fails
+    m = run_quick("sentence_order", tmp_path)
+    out = capsys.readouterr().out
+    assert PLOT_HINT in out and "held-out" in out
+    assert m["accuracy"]["many-to-one RNN"]["held_out"] > 0.9
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_without_graphviz_graphs_writes_the_dot_sources_and_the_hint(tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.setattr(common.shutil, "which", lambda name: None)
+    run_quick("graphs", tmp_path)
+    assert GRAPH_HINT in capsys.readouterr().out
+    assert len(list(tmp_path.glob("*.dot"))) == 8 and not list(tmp_path.glob("*.svg"))
