@@ -9,7 +9,7 @@ gets clearly below that line has learnt to find and remember the marked
 values across the sequence. The convolution stack sees the whole sequence
 through dilations 1, 2, 4, ... instead of a recurrence.
 
-Run: python -m demos.adding [--quick] [--length 50] [--steps 2000] [--time-limit SECONDS]
+Run: python -m demos.adding [--quick] [--length 50] [--steps 3000] [--time-limit SECONDS]
 """
 import math
 
@@ -82,7 +82,7 @@ def main(argv=None):
                      help="hidden units / channels (default: %(default)s)")
     cli.add_argument("--batch", type=int, default=64, help="batch size (default: %(default)s)")
     cli.add_argument("--lr", type=float, default=1e-3, help="Adam step size (default: %(default)s)")
-    cli.add_argument("--steps", type=int, default=2000,
+    cli.add_argument("--steps", type=int, default=3000,
                      help="training steps per model (default: %(default)s)")
     cli.add_argument("--time-limit", type=float, default=None,
                      help="stop each model's training after this many seconds")
