@@ -77,7 +77,8 @@ def plot(run, curves, seconds, scores, args):
 
 def main(argv=None):
     cli = parser("adding", DESCRIPTION)
-    cli.add_argument("--length", type=int, default=50, help="sequence length T (default: %(default)s)")
+    cli.add_argument("--length", type=int, default=50,
+                     help="sequence length T (default: %(default)s)")
     cli.add_argument("--hidden", type=int, default=64,
                      help="hidden units / channels (default: %(default)s)")
     cli.add_argument("--batch", type=int, default=64, help="batch size (default: %(default)s)")
@@ -111,10 +112,10 @@ def main(argv=None):
             "step": step, "seconds": seconds[name] * (step + 1) / len(curves[name])}
     print(f"held-out MSE on 1000 sequences of length {args.length} "
           f"(always predicting 1: {BASELINE:.3f}):")
-    for name in curves:
+    for name, losses in curves.items():
         when = ("never" if reached[name] is None else
                 f"at step {reached[name]['step']} ({reached[name]['seconds']:.0f} s)")
-        print(f"  {name:26s} {scores[name]:.4f}   {len(curves[name])} steps in "
+        print(f"  {name:26s} {scores[name]:.4f}   {len(losses)} steps in "
               f"{seconds[name]:.0f} s; training MSE below 0.01 {when}")
     plot(run, curves, seconds, scores, args)
     run.write_metrics({

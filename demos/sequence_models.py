@@ -1,5 +1,6 @@
 """The small trained models the sequence-task demos share: a recurrent layer with a linear
 read-out, a causal dilated convolution stack, and one training loop with a progress bar."""
+import itertools
 import time
 
 import numpy as np
@@ -40,7 +41,7 @@ class DilatedConv(nn.Module):
         super().__init__()
         sizes = [inputs] + [channels] * layers
         self.convs = nn.ModuleList([nn.Conv1d(a, b, 2, dilation=2 ** k)
-                                    for k, (a, b) in enumerate(zip(sizes, sizes[1:]))])
+                                    for k, (a, b) in enumerate(itertools.pairwise(sizes))])
         self.head = nn.Linear(channels, outputs)
         self.receptive_field = 2 ** layers
 

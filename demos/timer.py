@@ -32,7 +32,7 @@ def timer_batch(rng, length, batch, gap=(K + 5, 2 * K + 10)):
         while t < length:
             u = rng.uniform(0.1, 1.0)
             x[t, b] = (1.0, u)
-            y[t + 1:t + 1 + int(round(K * u)), b] = 0.5
+            y[t + 1:t + 1 + round(K * u), b] = 0.5
             t += int(rng.integers(*gap))
     return x, y
 
@@ -90,9 +90,11 @@ def mean_baseline(target):
 
 def main(argv=None):
     cli = parser("timer", DESCRIPTION)
-    cli.add_argument("--steps", type=int, default=1500, help="training steps (default: %(default)s)")
+    cli.add_argument("--steps", type=int, default=1500,
+                     help="training steps (default: %(default)s)")
     cli.add_argument("--hidden", type=int, default=32, help="hidden units (default: %(default)s)")
-    cli.add_argument("--length", type=int, default=100, help="sequence length (default: %(default)s)")
+    cli.add_argument("--length", type=int, default=100,
+                     help="sequence length (default: %(default)s)")
     cli.add_argument("--batch", type=int, default=32, help="batch size (default: %(default)s)")
     cli.add_argument("--lr", type=float, default=3e-3, help="Adam step size (default: %(default)s)")
     cli.add_argument("--reservoir", type=int, default=400,

@@ -120,8 +120,10 @@ def main(argv=None):
     cli = parser("vanishing", DESCRIPTION)
     cli.add_argument("--hidden", type=int, default=128, help="hidden units (default: %(default)s)")
     cli.add_argument("--inputs", type=int, default=8, help="input size (default: %(default)s)")
-    cli.add_argument("--length", type=int, default=50, help="sequence length T (default: %(default)s)")
-    cli.add_argument("--batch", type=int, default=32, help="sequences averaged (default: %(default)s)")
+    cli.add_argument("--length", type=int, default=50,
+                     help="sequence length T (default: %(default)s)")
+    cli.add_argument("--batch", type=int, default=32,
+                     help="sequences averaged (default: %(default)s)")
     args = cli.parse_args(argv)
     if args.quick:
         args.hidden, args.length, args.batch = 16, 20, 4

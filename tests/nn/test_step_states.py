@@ -60,7 +60,8 @@ def _finite_differences(kind, p, x, part, eps=1e-6):
             for bumps, sign in ((plus, 1), (minus, -1)):
                 bumps[t][part] = numpy.zeros((B, H))
                 bumps[t][part][idx] = sign * eps
-            g[idx] = (_numpy_forward(kind, p, x, plus) - _numpy_forward(kind, p, x, minus)) / (2 * eps)
+            g[idx] = (_numpy_forward(kind, p, x, plus)
+                      - _numpy_forward(kind, p, x, minus)) / (2 * eps)
         grads.append(g)
     return grads
 
