@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 
 from .common import Run, parser

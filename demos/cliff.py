@@ -12,7 +12,7 @@ Run: python -m demos.cliff [--quick] [--start 4.5 -3] [--lr 1] [--clip 1]
 """
 import numpy as np
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 
 from .common import Run, parser, progress

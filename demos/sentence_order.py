@@ -16,7 +16,7 @@ import itertools
 
 import numpy as np
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 
 from .common import Run, parser

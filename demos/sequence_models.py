@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 
 from .common import progress

@@ -13,7 +13,7 @@ Run: python -m demos.timer [--quick] [--steps 1500] [--hidden 32]
 """
 import numpy as np
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 
 from .common import Run, parser

@@ -16,7 +16,7 @@ Run: python -m demos.vanishing [--quick] [--hidden 128] [--length 50]
 """
 import numpy as np
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 from tapegrad.viz import draw
 

@@ -4,7 +4,7 @@ independent NumPy forward pass into which a perturbation of h_t (and c_t) is inj
 import numpy
 import pytest
 
-import nn
+import tapegrad.nn as nn
 import tapegrad as tg
 
 T, B, I, H = 4, 2, 3, 3
