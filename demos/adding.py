@@ -70,7 +70,7 @@ def plot(run, curves, seconds, scores, args):
                  f"hidden {args.hidden}, batch {args.batch}, Adam {args.lr:g}",
            xlabel="training step", ylabel="mean squared error (log scale)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower left", fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=9)
     fig.tight_layout()
     run.save_figure(fig, "adding.png", dpi=100)
 
@@ -121,6 +121,7 @@ def main(argv=None):
     run.write_metrics({
         "test_mse": scores, "baseline_mse": BASELINE, "below_0.01": reached,
         "train_seconds": seconds, "steps": {name: len(c) for name, c in curves.items()},
+        "train_loss": curves,
         "config": {k: (str(v) if k == "out" else v) for k, v in vars(args).items()},
     })
     run.finish()
