@@ -17,9 +17,9 @@ class Recurrent(nn.Module):
     """``nn.RNN``/``LSTM``/``GRU`` then a linear read-out of every step's output, or of the
     final state only (``every_step=False``: many-to-one)."""
 
-    def __init__(self, kind, inputs, hidden, outputs, every_step=True, **options):
+    def __init__(self, kind, inputs, hidden, outputs, every_step=True):
         super().__init__()
-        self.rnn = LAYERS[kind](inputs, hidden, **options)
+        self.rnn = LAYERS[kind](inputs, hidden)
         self.head = nn.Linear(hidden, outputs)
         self.every_step = every_step
 
@@ -43,7 +43,6 @@ class DilatedConv(nn.Module):
         self.convs = nn.ModuleList([nn.Conv1d(a, b, 2, dilation=2 ** k)
                                     for k, (a, b) in enumerate(itertools.pairwise(sizes))])
         self.head = nn.Linear(channels, outputs)
-        self.receptive_field = 2 ** layers
 
     def forward(self, x):
         """``x`` (T, B, inputs) -> the read-out of the last step, (B, outputs)."""
