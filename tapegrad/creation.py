@@ -10,7 +10,7 @@ import numpy
 from .backend import ndarray, xp
 from .dtypes import (as_array, bool_, float16, float32, float64, get_default_dtype,  # noqa: F401
                      int32, int64, set_default_dtype)
-from .errors import OpError
+from .errors import OpError, here
 from .tensor import SHARED_OWNERS, TENSOR_TYPES, Tensor
 
 _default = {"generator": numpy.random.default_rng(0)}
@@ -27,8 +27,24 @@ def default_generator():
     return _default["generator"]
 
 
+def _refuse_nested_tensors(data):
+    """Raise if a (nested) list holds tensors: copying their values would drop the gradient."""
+    pending = [data]
+    while pending:
+        for item in pending.pop():
+            if type(item) in TENSOR_TYPES:
+                raise OpError(f"tensor: the list holds tensors ({item.shape} {item.dtype}); "
+                              f"tensor() copies values, which would drop their gradient and "
+                              f"dtype. Fix: tapegrad.stack(list) joins tensors and keeps "
+                              f"both. At {here()}")
+            if isinstance(item, (list, tuple)):
+                pending.append(item)
+
+
 def tensor(data, requires_grad=False, dtype=None):
     """A new leaf tensor holding a copy of ``data`` (a number, nested list, array or tensor)."""
+    if isinstance(data, (list, tuple)):
+        _refuse_nested_tensors(data)
     return _leaf(as_array(data._data if type(data) in TENSOR_TYPES else data, dtype),
                  requires_grad)
 

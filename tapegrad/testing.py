@@ -38,7 +38,7 @@ from .backward import grad
 from .gradcheck import gradcheck, gradgradcheck
 from .tensor import TENSOR_TYPES, Tensor
 
-__all__ = ["array", "axes", "bool_array", "broadcast_target", "check_primitive", "elementwise",
+__all__ = ["array", "axes", "bool_array", "dims", "broadcast_target", "check_primitive", "elementwise",
            "index", "joinable", "matmul_operands", "partition", "reshape_target", "shape",
            "shape_with_ones", "st"]
 
@@ -121,6 +121,12 @@ def axes(ndim):
     several = st.lists(st.integers(0, ndim - 1), unique=True, min_size=1, max_size=ndim).flatmap(
         lambda dims: st.tuples(*[st.sampled_from([d, d - ndim]) for d in dims]))
     return st.one_of(st.none(), one, several)
+
+
+def dims(ndim):
+    """A public function's ``dim``: as :func:`axes`, and for a 0-d tensor also 0 and -1
+    (PyTorch's dims of a 0-d tensor, meaning the tensor itself)."""
+    return axes(ndim) if ndim else st.sampled_from([None, 0, -1])
 
 
 @st.composite

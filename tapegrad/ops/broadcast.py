@@ -4,10 +4,13 @@ They are each other's vjp (and ``sum_to_shape``, which the engine applies to
 every cotangent of a broadcast input, is a ``reduce_sum``), so they live in one
 module; the other reductions in `.reduce` build on these.
 """
+import math
+
 import numpy
 
 from ..backend import xp
 from ..primitive import composite, primitive
+from . import _references as ref
 from .shape import reshape
 
 
@@ -43,7 +46,7 @@ def _broadcast_sampler(draw, s, dtype):
     return (x,), {"shape": draw(s.broadcast_target(x.shape))}
 
 
-@primitive(sampler=_broadcast_sampler, reference=numpy.broadcast_to, saves=())
+@primitive(sampler=_broadcast_sampler, reference=ref.broadcast, saves=())
 def broadcast_to(x, *, shape):
     """``x`` broadcast to ``shape``; the gradient sums back over the broadcast dimensions."""
     return xp.broadcast_to(x, shape)
@@ -55,8 +58,7 @@ def _(g, out, x, shape):
 
 
 # --------------------------------------------------------------- reduce_sum
-@primitive(sampler=reduce_sampler(), saves=(),
-           reference=lambda x, axis=None, keepdims=False: numpy.sum(x, axis, keepdims=keepdims))
+@primitive(sampler=reduce_sampler(), saves=(), reference=ref.reduction(math.fsum))
 def reduce_sum(x, axis=None, keepdims=False):
     """The summing primitive behind ``sum`` and ``mean``, with NumPy's ``axis``/``keepdims``."""
     return xp.sum(x, axis=axis, keepdims=keepdims)
@@ -85,7 +87,7 @@ def _expand_sampler(draw, s, dtype):
     return (x,) + tuple(draw(s.broadcast_target(x.shape))), {}
 
 
-@composite(sampler=_expand_sampler, reference=lambda x, *shape: numpy.broadcast_to(x, shape))
+@composite(sampler=_expand_sampler, reference=lambda x, *shape: ref.broadcast(x, shape))
 def expand(x, *sizes):
     """PyTorch's ``expand``: broadcast to ``sizes``; -1 keeps a dimension's size."""
     if len(sizes) == 1 and not isinstance(sizes[0], (int, numpy.integer)):

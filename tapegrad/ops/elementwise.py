@@ -3,13 +3,20 @@
 Subgradient choices at non-differentiable points (documented, PyTorch's):
 ``relu``/``leaky_relu``/``elu`` use the left derivative at 0, ``abs`` uses 0
 at 0, ``maximum``/``minimum`` split the gradient equally between tied inputs,
-``clip`` passes the gradient at its bounds.  ``pow``'s gradient with respect
-to the exponent is 0 where the base is not positive.
+``clip`` passes the gradient at its bounds, ``sign`` has gradient 0.
+``pow`` follows PyTorch at its boundaries: d(x**y)/dx is 0 where y == 0 (even
+at x = 0); d(x**y)/dy is 0 where x == 0 and y >= 0, and otherwise
+``x**y log(x)``: nan for a negative base, -inf at base 0 for y < 0.
 """
+import builtins
+import math
+import operator
+
 import numpy
 
 from ..backend import xp
 from ..primitive import primitive
+from . import _references as ref
 from ._util import nondifferentiable
 
 
@@ -28,7 +35,7 @@ def _with_params(n, domain, **param_strategies):
 
 
 # ---------------------------------------------------------------- arithmetic
-@primitive(sampler=_ew(2), reference=numpy.add, saves=())
+@primitive(sampler=_ew(2), reference=ref.scalar_map(operator.add), saves=())
 def add(x, y):
     """``x + y``, broadcasting."""
     return xp.add(x, y)
@@ -39,7 +46,7 @@ def _(g, out, x, y):
     return g, g
 
 
-@primitive(sampler=_ew(2), reference=numpy.subtract, saves=())
+@primitive(sampler=_ew(2), reference=ref.scalar_map(operator.sub), saves=())
 def sub(x, y):
     """``x - y``, broadcasting."""
     return xp.subtract(x, y)
@@ -50,7 +57,7 @@ def _(g, out, x, y, needs):
     return g, (-g if needs[1] else None)
 
 
-@primitive(sampler=_ew(2), reference=numpy.multiply, saves=("inputs",))
+@primitive(sampler=_ew(2), reference=ref.scalar_map(operator.mul), saves=("inputs",))
 def mul(x, y):
     """``x * y``, elementwise, broadcasting."""
     return xp.multiply(x, y)
@@ -61,7 +68,7 @@ def _(g, out, x, y, needs):
     return (g * y if needs[0] else None), (g * x if needs[1] else None)
 
 
-@primitive(sampler=_ew(2, ("any", "nonzero")), reference=numpy.divide)
+@primitive(sampler=_ew(2, ("any", "nonzero")), reference=ref.scalar_map(operator.truediv))
 def div(x, y):
     """``x / y``, true division, broadcasting."""
     return xp.divide(x, y)
@@ -73,7 +80,7 @@ def _(g, out, x, y, needs):
     return (gx if needs[0] else None), (-gx * out if needs[1] else None)
 
 
-@primitive(sampler=_ew(1), reference=numpy.negative, saves=())
+@primitive(sampler=_ew(1), reference=ref.scalar_map(operator.neg), saves=())
 def neg(x):
     """``-x``."""
     return xp.negative(x)
@@ -84,27 +91,35 @@ def _(g, out, x):
     return -g
 
 
-@primitive(sampler=_ew(2, ("positive", "any")), reference=numpy.power)
+@primitive(sampler=_ew(2, ("positive", "any")), reference=ref.scalar_map(math.pow))
 def pow(x, y):
-    """``x ** y``, broadcasting; the gradient with respect to ``y`` is 0 where ``x <= 0``."""
+    """``x ** y``, broadcasting (gradients at the boundaries as in PyTorch: module docstring)."""
     return xp.power(x, y)
 
 
 @pow.defvjp
 def _(g, out, x, y, needs):
-    gx = g * y * x ** (y - 1) if needs[0] else None
-    gy = None
+    gx = gy = None
+    if needs[0]:
+        if type(y) in (int, float):     # a Python exponent (x ** 2): the common case
+            gx = g * 0.0 if y == 0 else g * y * x ** (y - 1)
+        else:
+            # y x**(y-1) is 0 where y == 0 except at x == 0 (0 * inf): masked there,
+            # with x ** (1 - 1) in the unused branch so its derivatives stay finite
+            # (only there: elsewhere the y-derivative of y x**(y-1) is needed)
+            zero = logical_and(y == 0, x == 0)
+            gx = where(zero, 0.0, g * y * x ** (where(zero, 1.0, y) - 1))
     if needs[1]:
-        positive = x > 0
-        log_x = log(where(positive, x, 1.0))
+        flat = logical_and(x == 0, y >= 0)      # 0 ** y for y >= 0: gradient 0
+        log_x = log(where(flat, 1.0, x))        # nan for a negative base, as in PyTorch
         if log_x.dtype != out.dtype:    # a Python-number base gives a float64 0-d array
             log_x = cast(log_x, dtype=out.dtype)
-        gy = where(positive, g * out * log_x, 0.0)
+        gy = where(flat, 0.0, g * out * log_x)
     return gx, gy
 
 
 # ------------------------------------------------------------ transcendental
-@primitive(sampler=_ew(1), reference=numpy.exp, saves=("out",))
+@primitive(sampler=_ew(1), reference=ref.scalar_map(math.exp), saves=("out",))
 def exp(x):
     """``e ** x``, elementwise."""
     return xp.exp(x)
@@ -115,7 +130,7 @@ def _(g, out, x):
     return g * out
 
 
-@primitive(sampler=_ew(1, "positive"), reference=numpy.log)
+@primitive(sampler=_ew(1, "positive"), reference=ref.scalar_map(math.log))
 def log(x):
     """Natural logarithm, elementwise."""
     return xp.log(x)
@@ -126,7 +141,7 @@ def _(g, out, x):
     return g / x
 
 
-@primitive(sampler=_ew(1, "positive"), reference=numpy.sqrt, saves=("out",))
+@primitive(sampler=_ew(1, "positive"), reference=ref.scalar_map(math.sqrt), saves=("out",))
 def sqrt(x):
     """Square root, elementwise."""
     return xp.sqrt(x)
@@ -137,7 +152,7 @@ def _(g, out, x):
     return g / (2.0 * out)
 
 
-@primitive(sampler=_ew(1), reference=numpy.sin)
+@primitive(sampler=_ew(1), reference=ref.scalar_map(math.sin))
 def sin(x):
     """Sine, elementwise."""
     return xp.sin(x)
@@ -148,7 +163,7 @@ def _(g, out, x):
     return g * cos(x)
 
 
-@primitive(sampler=_ew(1), reference=numpy.cos)
+@primitive(sampler=_ew(1), reference=ref.scalar_map(math.cos))
 def cos(x):
     """Cosine, elementwise."""
     return xp.cos(x)
@@ -159,7 +174,7 @@ def _(g, out, x):
     return -(g * sin(x))
 
 
-@primitive(sampler=_ew(1), reference=numpy.tanh, saves=("out",))
+@primitive(sampler=_ew(1), reference=ref.scalar_map(math.tanh), saves=("out",))
 def tanh(x):
     """Hyperbolic tangent, elementwise; its vjp reuses the output: ``g * (1 - out ** 2)``."""
     return xp.tanh(x)
@@ -170,7 +185,7 @@ def _(g, out, x):
     return g * (1.0 - out * out)
 
 
-@primitive(sampler=_ew(1), reference=lambda x: 1.0 / (1.0 + numpy.exp(-x)), saves=("out",))
+@primitive(sampler=_ew(1), reference=ref.scalar_map(lambda x: 1.0 / (1.0 + math.exp(-x))), saves=("out",))
 def sigmoid(x):
     """Logistic function, computed as 0.5 + 0.5 tanh(x / 2): never overflows."""
     return 0.5 + 0.5 * xp.tanh(0.5 * x)
@@ -182,7 +197,7 @@ def _(g, out, x):
 
 
 @primitive(sampler=_with_params(1, None, beta=lambda s: s.st.sampled_from([0.5, 1.0, 2.0])),
-           reference=lambda x, beta=1.0: numpy.log1p(numpy.exp(beta * x)) / beta)
+           reference=ref.scalar_map(lambda x, beta=1.0: math.log(1.0 + math.exp(beta * x)) / beta))
 def softplus(x, beta=1.0):
     """log(1 + exp(beta x)) / beta, computed stably for every x."""
     return xp.logaddexp(0.0, beta * x) / beta
@@ -208,7 +223,7 @@ def _(g, out, x):
 
 @primitive(sampler=_with_params(1, "away_from_zero",
                                 negative_slope=lambda s: s.st.sampled_from([0.01, 0.2])),
-           reference=lambda x, negative_slope=0.01: numpy.where(x > 0, x, negative_slope * x))
+           reference=ref.scalar_map(lambda x, negative_slope=0.01: x if x > 0 else negative_slope * x))
 def leaky_relu(x, negative_slope=0.01):
     """``x`` where positive, ``negative_slope * x`` elsewhere."""
     return xp.where(x > 0, x, x * negative_slope)
@@ -220,7 +235,7 @@ def _(g, out, x, negative_slope=0.01):
 
 
 @primitive(sampler=_with_params(1, "away_from_zero", alpha=lambda s: s.st.sampled_from([1.0, 0.5])),
-           reference=lambda x, alpha=1.0: numpy.where(x > 0, x, alpha * (numpy.exp(x) - 1)))
+           reference=ref.scalar_map(lambda x, alpha=1.0: x if x > 0 else alpha * (math.exp(x) - 1)))
 def elu(x, alpha=1.0):
     """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
     return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
@@ -231,7 +246,7 @@ def _(g, out, x, alpha=1.0):
     return where(x > 0, g, g * (out + alpha))
 
 
-@primitive(sampler=_ew(1, "away_from_zero"), reference=numpy.abs)
+@primitive(sampler=_ew(1, "away_from_zero"), reference=ref.scalar_map(math.fabs))
 def abs(x):
     """Absolute value, elementwise (gradient 0 at 0)."""
     return xp.abs(x)
@@ -242,7 +257,7 @@ def _(g, out, x):
     return g * sign(x)
 
 
-@primitive(sampler=_ew(2, "distinct"), reference=numpy.maximum)
+@primitive(sampler=_ew(2, "distinct"), reference=ref.scalar_map(builtins.max))
 def maximum(x, y):
     """Elementwise maximum of ``x`` and ``y``; a tie splits the gradient in half."""
     return xp.maximum(x, y)
@@ -254,7 +269,7 @@ def _(g, out, x, y):
     return gx, g - gx
 
 
-@primitive(sampler=_ew(2, "distinct"), reference=numpy.minimum)
+@primitive(sampler=_ew(2, "distinct"), reference=ref.scalar_map(builtins.min))
 def minimum(x, y):
     """Elementwise minimum of ``x`` and ``y``; a tie splits the gradient in half."""
     return xp.minimum(x, y)
@@ -266,13 +281,20 @@ def _(g, out, x, y):
     return gx, g - gx
 
 
+def _clamped(x, min=None, max=None):
+    """One number clamped, for the test reference."""
+    if min is not None and x < min:
+        return min
+    return max if max is not None and x > max else x
+
+
 def _clip_sampler(draw, s, dtype):
     (x,) = s.elementwise(draw, dtype, 1, "clip_safe")
     lo, hi = draw(s.st.sampled_from([(-0.5, 0.5), (None, 0.3), (-0.3, None)]))
     return (x,), {"min": lo, "max": hi}
 
 
-@primitive(sampler=_clip_sampler, reference=lambda x, min=None, max=None: numpy.clip(x, min, max))
+@primitive(sampler=_clip_sampler, reference=ref.scalar_map(_clamped))
 def clip(x, min=None, max=None):
     """Clamp into [min, max] (either bound may be None); PyTorch's ``clamp``."""
     if min is None and max is None:
@@ -294,7 +316,7 @@ def _where_sampler(draw, s, dtype):
     return (cond, x, y), {}
 
 
-@primitive(sampler=_where_sampler, reference=numpy.where)
+@primitive(sampler=_where_sampler, reference=ref.scalar_map(lambda c, x, y: x if c else y))
 def where(condition, x, y):
     """``x`` where ``condition`` holds, else ``y`` (broadcasting); no gradient to condition."""
     return xp.where(condition, x, y)
@@ -312,7 +334,8 @@ def _cast_sampler(draw, s, dtype):
     return (x,), {"dtype": numpy.dtype(numpy.float64 if dtype == numpy.float32 else numpy.float32)}
 
 
-@primitive(sampler=_cast_sampler, reference=lambda x, dtype: x.astype(dtype), saves=())
+@primitive(sampler=_cast_sampler, reference=lambda x, dtype: numpy.array(x.tolist(), dtype),
+           saves=())
 def cast(x, *, dtype):
     """Convert to ``dtype``; the gradient is converted back to the input's dtype."""
     return x.astype(dtype)
@@ -324,8 +347,18 @@ def _(g, out, x, dtype):
 
 
 # ------------------------------------------------------ no gradient (masks)
-sign = nondifferentiable(xp.sign)
-"""-1, 0 or 1 by the sign of each element; no gradient."""
+@primitive(sampler=_ew(1, "away_from_zero"), reference=lambda x: (x > 0) * 1.0 - (x < 0) * 1.0,
+           saves=())
+def sign(x):
+    """-1, 0 or 1: recorded, with gradient 0 everywhere (PyTorch's choice at 0 too)."""
+    return xp.sign(x)
+
+
+@sign.defvjp
+def _(g, out, x):
+    return g * 0.0
+
+
 lt = nondifferentiable(xp.less)
 """``x < y`` elementwise, a bool tensor with no gradient."""
 le = nondifferentiable(xp.less_equal)

@@ -1,8 +1,8 @@
 """``matmul``: vectors, matrices and batches of matrices, with NumPy's broadcasting."""
-import numpy
 
 from ..backend import xp
 from ..primitive import primitive
+from . import _references as ref
 
 
 def _matmul_sampler(draw, s, dtype):
@@ -23,7 +23,7 @@ def _explain_matmul(exc, a, b):
             f"Fix: make the leading (batch) dimensions equal or 1.")
 
 
-@primitive(sampler=_matmul_sampler, reference=numpy.matmul, explain=_explain_matmul,
+@primitive(sampler=_matmul_sampler, reference=ref.matrix_product, explain=_explain_matmul,
            saves=("inputs",))
 def matmul(a, b):
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading dims are batches."""

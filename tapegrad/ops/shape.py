@@ -10,11 +10,12 @@ import builtins
 
 import numpy
 
-from ..backend import xp
+from ..backend import ndarray, xp
 from ..errors import OpError, describe, here
 from ..primitive import composite, primitive
 from ..tensor import TENSOR_TYPES
-from ._util import normalize_axes, normalize_axis
+from . import _references as ref
+from ._util import normalize_axes, normalize_axis, operand, pick
 
 
 # ------------------------------------------------------------------ reshape
@@ -28,7 +29,7 @@ def _explain_reshape(exc, x, *, shape):
             f"counts must match (one dimension may be -1 to infer it).")
 
 
-@primitive(sampler=_reshape_sampler, reference=numpy.reshape, explain=_explain_reshape,
+@primitive(sampler=_reshape_sampler, reference=ref.reshaped, explain=_explain_reshape,
            saves=())
 def reshape(x, *, shape):
     """``x`` with the same elements in a new ``shape`` (one entry may be -1)."""
@@ -48,7 +49,7 @@ def _permute_sampler(draw, s, dtype):
     return (x,), {"axes": tuple(a - x.ndim if neg else a for a, neg in zip(axes, negative))}
 
 
-@primitive(sampler=_permute_sampler, reference=numpy.transpose, saves=())
+@primitive(sampler=_permute_sampler, reference=ref.permuted, saves=())
 def permute(x, *, axes):
     """Reorder dimensions: output dim i is input dim ``axes[i]`` (NumPy's ``transpose``)."""
     return xp.transpose(x, axes)
@@ -72,7 +73,7 @@ def _getitem_sampler(draw, s, dtype):
     return (x,), {"index": draw(s.index(x.shape))}
 
 
-@primitive(sampler=_getitem_sampler, reference=lambda x, index: x[index], saves=())
+@primitive(sampler=_getitem_sampler, reference=ref.gathered, saves=())
 def getitem(x, *, index):
     """``x[index]`` with NumPy semantics (basic and advanced indexing)."""
     return x[index]
@@ -90,13 +91,7 @@ def _index_add_sampler(draw, s, dtype):
     return (g,), {"index": index, "shape": shape}
 
 
-def _index_add_ref(g, index, shape):
-    z = numpy.zeros(shape, dtype=g.dtype)
-    numpy.add.at(z, index, g)
-    return z
-
-
-@primitive(sampler=_index_add_sampler, reference=_index_add_ref, saves=())
+@primitive(sampler=_index_add_sampler, reference=ref.scattered, saves=())
 def index_add(g, *, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices add up).
 
@@ -123,14 +118,15 @@ def _join_sampler(stacked):
     return sampler
 
 
-@primitive(sampler=_join_sampler(False), saves=(),
-           reference=lambda *xs, axis: numpy.concatenate(xs, axis))
-def concatenate(*xs, axis):
-    """The tensors joined along an existing ``axis`` (NumPy's name; ``cat`` takes a list)."""
+@primitive(sampler=_join_sampler(False), saves=(), name="concatenate",
+           reference=lambda *xs, axis: ref.joined(xs, axis))
+def concatenate_(*xs, axis):
+    """The arrays joined along an existing ``axis`` (the primitive behind ``cat`` and
+    ``concatenate``, which take a list)."""
     return xp.concatenate(xs, axis=axis)
 
 
-@concatenate.defvjp
+@concatenate_.defvjp
 def _(g, out, *xs, axis):
     sizes = tuple(x.shape[axis] for x in xs)
     if len(xs) == 1:
@@ -138,7 +134,7 @@ def _(g, out, *xs, axis):
     return split_sizes(g, sizes=sizes, axis=axis)
 
 
-@primitive(sampler=_join_sampler(True), reference=lambda *xs, axis: numpy.stack(xs, axis),
+@primitive(sampler=_join_sampler(True), reference=lambda *xs, axis: ref.stacked(xs, axis),
            saves=(), name="stack")
 def stack_(*xs, axis):
     """The primitive behind ``stack`` (recorded as ``stack``): tensors joined along a new ``axis``."""
@@ -160,11 +156,7 @@ def _split_sampler(draw, s, dtype):
     return (x,), {"sizes": sizes, "axis": axis}
 
 
-def _split_ref(x, sizes, axis):
-    return tuple(numpy.split(x, numpy.cumsum(sizes)[:-1], axis=axis))
-
-
-@primitive(multi=True, sampler=_split_sampler, reference=_split_ref, saves=())
+@primitive(multi=True, sampler=_split_sampler, reference=ref.pieces, saves=())
 def split_sizes(x, *, sizes, axis):
     """Cut ``x`` along ``axis`` into pieces of the given ``sizes`` (a multi-output primitive).
 
@@ -185,7 +177,7 @@ def split_sizes(x, *, sizes, axis):
 
 @split_sizes.defvjp
 def _(gs, outs, x, sizes, axis):
-    return concatenate(*gs, axis=axis)
+    return concatenate_(*gs, axis=axis)
 
 
 def _unbind_sampler(draw, s, dtype):
@@ -194,7 +186,8 @@ def _unbind_sampler(draw, s, dtype):
 
 
 @primitive(multi=True, sampler=_unbind_sampler,
-           reference=lambda x, axis: tuple(numpy.moveaxis(x, axis, 0)), saves=(),
+           reference=lambda x, axis: tuple(numpy.take(x, i, axis=axis)
+                                           for i in range(x.shape[axis])), saves=(),
            name="unbind")
 def unbind_(x, *, axis):
     """The slices of ``x`` along ``axis``, each without that axis (a multi-output primitive)."""
@@ -221,9 +214,12 @@ def _squeeze_sampler(draw, s, dtype):
 
 
 @composite(sampler=_squeeze_sampler,
-           reference=lambda x, dim=None: numpy.squeeze(x, dim))
-def squeeze(x, dim=None):
+           reference=lambda x, dim=None: ref.reshaped(x, [n for i, n in enumerate(x.shape) if n != 1
+                                                          or dim not in (None, i)]))
+def squeeze(x, dim=None, *, axis=None):
     """Remove dimensions of size 1 (all of them, or ``dim`` if it has size 1)."""
+    x = operand(x, "squeeze")
+    dim = pick(dim, axis, "squeeze")
     shape = x.shape
     if dim is None:
         new = tuple(n for n in shape if n != 1)
@@ -238,7 +234,8 @@ def _unsqueeze_sampler(draw, s, dtype):
     return (x,), {"dim": draw(s.st.integers(-x.ndim - 1, x.ndim))}
 
 
-@composite(sampler=_unsqueeze_sampler, reference=lambda x, dim: numpy.expand_dims(x, dim))
+@composite(sampler=_unsqueeze_sampler, reference=lambda x, dim: ref.reshaped(
+    x, x.shape[:dim % (x.ndim + 1)] + (1,) + x.shape[dim % (x.ndim + 1):]))
 def unsqueeze(x, dim):
     """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
     shape = x.shape
@@ -260,7 +257,7 @@ def _flatten_sampler(draw, s, dtype):
 def _flatten_ref(x, start_dim=0, end_dim=-1):
     shape = x.shape
     end = end_dim % len(shape)
-    return x.reshape(shape[:start_dim] + (-1,) + shape[end + 1:])
+    return ref.reshaped(x, shape[:start_dim] + (-1,) + shape[end + 1:])
 
 
 @composite(sampler=_flatten_sampler, reference=_flatten_ref)
@@ -286,10 +283,20 @@ def _swap_sampler(draw, s, dtype):
                   "dim1": draw(s.st.integers(-x.ndim, x.ndim - 1))}
 
 
-@composite(sampler=_swap_sampler, reference=lambda x, dim0, dim1: numpy.swapaxes(x, dim0, dim1))
+def _swapped_ref(x, dim0, dim1):
+    axes = list(range(x.ndim))
+    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    return ref.permuted(x, axes)
+
+
+@composite(sampler=_swap_sampler, reference=_swapped_ref)
 def swapaxes(x, dim0, dim1):
-    """Swap two dimensions."""
+    """Swap two dimensions (a 0-d tensor's dims 0 and -1 are the tensor itself)."""
     n = x.ndim
+    if n == 0:
+        normalize_axes(dim0, 0, "swapaxes", x)
+        normalize_axes(dim1, 0, "swapaxes", x)
+        return x
     a = normalize_axis(dim0, n, "swapaxes", x)
     b = normalize_axis(dim1, n, "swapaxes", x)
     if a == b:
@@ -306,11 +313,17 @@ transpose = swapaxes
 
 
 def _tensors(seq, opname):
+    """``seq`` checked to be a non-empty list or tuple of tensors (or NumPy arrays)."""
     if type(seq) in TENSOR_TYPES or not isinstance(seq, (list, tuple)):
         raise OpError(f"{opname}: expected a list or tuple of tensors, got "
                       f"{type(seq).__name__}. At {here()}")
     if not seq:
         raise OpError(f"{opname}: expected a non-empty list of tensors. At {here()}")
+    for i, t in enumerate(seq):
+        if type(t) not in TENSOR_TYPES and type(t) is not ndarray:
+            raise OpError(f"{opname}: element {i} of the list is a {type(t).__name__}, not a "
+                          f"tensor. Fix: make it one first, e.g. tapegrad.full_like(x, value) "
+                          f"for a number. At {here()}")
     return seq
 
 
@@ -319,13 +332,19 @@ def _cat_sampler(draw, s, dtype):
     return (list(xs),), {"dim": axis}
 
 
-@composite(sampler=_cat_sampler, reference=lambda xs, dim=0: numpy.concatenate(xs, dim))
-def cat(tensors, dim=0):
-    """Join tensors along an existing dimension (``torch.cat``)."""
+@composite(sampler=_cat_sampler, reference=lambda xs, dim=0: ref.joined(xs, dim))
+def cat(tensors, dim=None, *, axis=None):
+    """Join tensors along an existing dimension (``torch.cat``; default 0; ``axis``: NumPy's
+    name)."""
     tensors = _tensors(tensors, "cat")
-    axis = normalize_axis(dim, tensors[0].ndim, "cat", tensors[0])
+    axis = normalize_axis(pick(dim, axis, "cat") or 0, tensors[0].ndim, "cat", tensors[0])
     _check_join(tensors, axis, "cat", stacked=False)
-    return concatenate(*tensors, axis=axis)
+    return concatenate_(*tensors, axis=axis)
+
+
+def concatenate(tensors, axis=0, *, dim=None):
+    """``numpy.concatenate`` / ``torch.concatenate``: :func:`cat` with NumPy's argument name."""
+    return cat(tensors, dim, axis=axis if dim is None else None)
 
 
 def _stack_sampler(draw, s, dtype):
@@ -333,11 +352,11 @@ def _stack_sampler(draw, s, dtype):
     return (list(xs),), {"dim": axis}
 
 
-@composite(sampler=_stack_sampler, reference=lambda xs, dim=0: numpy.stack(xs, dim))
-def stack(tensors, dim=0):
-    """Join same-shaped tensors along a new dimension ``dim``."""
+@composite(sampler=_stack_sampler, reference=lambda xs, dim=0: ref.stacked(xs, dim))
+def stack(tensors, dim=None, *, axis=None):
+    """Join same-shaped tensors along a new dimension ``dim`` (``axis``: NumPy's name)."""
     tensors = _tensors(tensors, "stack")
-    axis = normalize_axis(dim, tensors[0].ndim + 1, "stack", tensors[0])
+    axis = normalize_axis(pick(dim, axis, "stack") or 0, tensors[0].ndim + 1, "stack", tensors[0])
     _check_join(tensors, axis, "stack", stacked=True)
     return stack_(*tensors, axis=axis)
 
@@ -366,7 +385,7 @@ def _public_split_sampler(draw, s, dtype):
 def _public_split_ref(x, how, dim=0):
     n = x.shape[dim]
     sizes = how if isinstance(how, list) else [how] * (n // how) + ([n % how] if n % how else [])
-    return tuple(numpy.split(x, numpy.cumsum(sizes)[:-1], axis=dim))
+    return ref.pieces(x, sizes, dim)
 
 
 @composite(sampler=_public_split_sampler, reference=_public_split_ref)
