@@ -13,6 +13,11 @@ explicit `Tape` and checks each recorded primitive's vjp
 on its own, at the values it saw, naming the first wrong one and the line that
 called it.
 
+The two checks PyTorch adds beyond the Jacobian run too, per recorded
+primitive: its vjp must be linear in the cotangent (a vjp that ignores ``g``
+looks right under ``f(x).sum()``, where every ``g`` is 1) and reentrant (two
+backward passes agree exactly). Each names the primitive and its line.
+
 Tolerances follow the *working precision*: float64 when the inputs and the
 outputs are float64, float32 when any of them is float32 (float32 inputs give
 a float32 backward; float32 internals give float32 finite differences).
@@ -236,15 +241,43 @@ class _Check:
 
     # ------------------------------------------------------------------ run
     def run(self, fast_mode, seed, raise_exception, order):
-        if fast_mode and self._directions_agree(numpy.random.default_rng(seed)):
+        message = None
+        if not (fast_mode and self._directions_agree(numpy.random.default_rng(seed))):
+            report = self._full_check()
+            if report is not None:
+                message = report + "\n" + self._blame(order)
+        if message is None:
+            message = self._vjp_contract(seed)
+        if message is None:
             return True
-        report = self._full_check()
-        if report is None:
-            return True
-        message = report + "\n" + self._blame(order)
         if raise_exception:
             raise GradcheckError(message)
         return False
+
+    def _vjp_contract(self, seed):
+        """What the Jacobian alone cannot show, per recorded primitive, or None if all is well.
+
+        A vjp must be linear in its cotangent ``g`` (a vjp that ignores ``g``
+        passes the Jacobian check of ``f(x).sum()``, where every ``g`` is 1)
+        and reentrant (two backward passes at the same values agree exactly).
+        """
+        args = [_leaf(x) if i in self.checked else x for i, x in enumerate(self.inputs)]
+        with Tape() as tape, enable_grad():
+            self.func(*args)
+        rng = numpy.random.default_rng(seed)
+        for rec in tape.records:
+            if rec.op.vjp is None:
+                continue
+            try:
+                local = _Local(rec)
+            except Exception:         # its forward does not run on float64 copies: not checkable
+                continue
+            if not local.pos:
+                continue
+            detail = _nonlinearity(local, rng) or _nonreentrancy(local, rng)
+            if detail is not None:
+                return f"{self.label} failed: the vjp of {_where(rec)} {detail}"
+        return None
 
     def _directions_agree(self, rng):
         """``u^T J v`` from one vjp equals its directional central difference, for random u, v.
@@ -455,6 +488,50 @@ class _Local:
             return None
         return (f"({what} at the values it saw: {analytic:.6g} from the tape, {numeric:.6g} "
                 f"from finite differences)")
+
+
+def _cotangents(local, rng):
+    """Random, non-uniform cotangents for the float outputs (zeros for the others)."""
+    return [rng.standard_normal(s).astype(d) if d.kind == "f" else numpy.zeros(s, d)
+            for s, d in zip(local.out_shapes, local.out_dtypes)]
+
+
+def _gradient_arrays(local, base, us):
+    return [numpy.zeros(base[j].shape) if g is None else g.data.astype(_F64)
+            for j, g in enumerate(local.vjp(base, us))]
+
+
+def _nonlinearity(local, rng):
+    """None if vjp(a u + b v) = a vjp(u) + b vjp(v) for random u, v; else the complaint."""
+    base = [local.datas[i] for i in local.pos]
+    us, vs = _cotangents(local, rng), _cotangents(local, rng)
+    a, b = 2.0, -3.0
+    both = [(a * u + b * v).astype(u.dtype) for u, v in zip(us, vs)]
+    g_u, g_v, g_both = (_gradient_arrays(local, base, c) for c in (us, vs, both))
+    for x, gu, gv, gb in zip(base, g_u, g_v, g_both):
+        want = a * gu + b * gv
+        scale = max(1.0, float(numpy.max(numpy.abs(want), initial=0.0)))
+        if not numpy.allclose(gb, want, rtol=local.rtol, atol=local.atol * scale,
+                              equal_nan=True):
+            return (f"is not linear in its cotangent g: vjp({a:g} u {b:+g} v) differs from "
+                    f"{a:g} vjp(u) {b:+g} vjp(v) for random u, v (max difference "
+                    f"{float(numpy.max(numpy.abs(gb - want))):.3g}). A vjp must multiply g "
+                    f"(the incoming gradient), not ignore it or transform it nonlinearly.")
+    return None
+
+
+def _nonreentrancy(local, rng):
+    """None if two backward passes with the same cotangent agree exactly; else the complaint."""
+    base = [local.datas[i] for i in local.pos]
+    us = _cotangents(local, rng)
+    first, second = _gradient_arrays(local, base, us), _gradient_arrays(local, base, us)
+    for g1, g2 in zip(first, second):
+        if not numpy.array_equal(g1, g2, equal_nan=True):
+            return (f"is not reentrant: two backward passes at the same values and cotangent "
+                    f"gave different gradients (max difference "
+                    f"{float(numpy.nanmax(numpy.abs(g1 - g2))):.3g}). A vjp must not keep "
+                    f"state between calls.")
+    return None
 
 
 def _norm(arrays):

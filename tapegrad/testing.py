@@ -27,6 +27,7 @@ Values are kept moderate (|x| <= 3; "positive" in [0.2, 3]) and arrays small
 (sides 1-4, at most 3 dimensions) so that finite differences are accurate and
 the tests fast.  Importing this module needs ``hypothesis`` (a dev extra).
 """
+import dis
 import sys
 
 import numpy
@@ -39,7 +40,7 @@ from .gradcheck import gradcheck, gradgradcheck
 from .tensor import TENSOR_TYPES, Tensor
 
 __all__ = ["array", "axes", "bool_array", "dims", "broadcast_target", "check_primitive", "elementwise",
-           "index", "joinable", "matmul_operands", "partition", "reshape_target", "shape",
+           "index", "joinable", "matmul_operands", "partition", "reference_problem", "reshape_target", "shape",
            "shape_with_ones", "st"]
 
 MAX_SIDE = 4
@@ -248,6 +249,52 @@ def _slice(draw, n):
     stop = draw(st.one_of(st.none(), st.integers(-n, n)))
     step = draw(st.sampled_from([None, 1, 2, -1, -2]))
     return slice(start, stop, step)
+
+
+# ------------------------------------------------------------ references
+#: NumPy names a reference may share with its forward: making arrays, not computing.
+_CONSTRUCTORS = {"array", "asarray", "empty", "zeros", "ones", "float64", "ndim", "shape",
+                 "dtype", "ndindex", "arange"}
+
+
+def _numpy_names(fn):
+    """Names of the NumPy functions ``fn`` calls as ``numpy.name`` (nested functions too)."""
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    spaces = getattr(fn, "__globals__", {})
+    names = set()
+    pending = [code] if code is not None else []
+    while pending:
+        previous = None
+        c = pending.pop()
+        for ins in dis.get_instructions(c):
+            if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous is numpy:
+                names.add(ins.argval)
+            previous = (spaces.get(ins.argval) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+                        else None)
+        pending.extend(k for k in c.co_consts if hasattr(k, "co_names"))
+    return names - _CONSTRUCTORS
+
+
+def reference_problem(name, forward, reference):
+    """Why ``reference`` does not check ``forward`` independently, or None.
+
+    A reference must be another computation: not the forward, not a NumPy
+    function itself, and calling none of the NumPy functions the forward calls
+    (nor NumPy's namesake of ``name``), so a test comparing the two can fail.
+    """
+    if reference is None:
+        return f"{name} has no reference forward"
+    if reference is forward:
+        return f"{name}'s reference is its forward itself"
+    module = getattr(reference, "__module__", None) or type(reference).__module__ or ""
+    if module.split(".")[0] == "numpy":
+        return f"{name}'s reference is the NumPy function {reference.__name__}"
+    shared = _numpy_names(reference) & (_numpy_names(forward) | ({name} - _CONSTRUCTORS))
+    if shared:
+        return (f"{name}'s reference calls the same NumPy function(s) as its forward: "
+                f"{sorted(shared)}")
+    return None
 
 
 # ------------------------------------------------------------ test factory

@@ -264,4 +264,45 @@ def test_fast_mode_needs_few_evaluations_when_the_gradient_is_right():
     fast = len(calls)
     calls.clear()
     assert gradcheck(f, x)
-    assert fast <= 6 < 2 * x.numel() <= len(calls)
+    assert fast <= 7 < 2 * x.numel() <= len(calls)    # 7: one run on a tape for the vjp contract
+
+
+# --- what the Jacobian cannot show: a vjp must be linear in g and reentrant --------------
+@tapegrad.primitive
+def cube_ignoring_g(x):
+    return x * x * x
+
+
+@cube_ignoring_g.defvjp
+def _(g, out, x):
+    return 3 * x * x                  # right when g is all ones, wrong for any other g
+
+
+_calls = [0]
+
+
+@tapegrad.primitive
+def cube_with_state(x):
+    return x * x * x
+
+
+@cube_with_state.defvjp
+def _(g, out, x):
+    _calls[0] += 1                    # drifts by 1e-9 per call: passes any tolerance
+    return g * 3 * x * x * (1.0 + 1e-9 * _calls[0])
+
+
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_a_vjp_that_ignores_its_cotangent_is_named_even_under_a_sum(fast_mode):
+    x = leaf((3,))
+    with pytest.raises(GradcheckError, match=r"the vjp of cube_ignoring_g at .* is not linear "
+                                             r"in its cotangent g"):
+        gradcheck(lambda x: cube_ignoring_g(x).sum(), x, fast_mode=fast_mode)
+
+
+def test_a_vjp_that_keeps_state_between_calls_is_not_reentrant():
+    x = leaf((3,))
+    with pytest.raises(GradcheckError, match=r"the vjp of cube_with_state at .* is not "
+                                             r"reentrant"):
+        gradcheck(lambda x: cube_with_state(x).sum(), x)
+    assert gradcheck(lambda x: cube_with_state(x).sum(), x, raise_exception=False) is False

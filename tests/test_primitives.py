@@ -3,6 +3,9 @@
 The cases come from each primitive's own sampler, so adding a primitive to
 ``tapegrad/ops`` (with sampler, reference and vjp) adds it here.
 """
+import math
+import re
+
 import numpy
 import pytest
 from hypothesis import given
@@ -26,7 +29,22 @@ def test_primitive_has_test_metadata_and_a_vjp(name):
     prim = tapegrad.REGISTRY[name]
     assert prim.vjp is not None, f"{name} has no vjp"
     assert prim.sampler is not None, f"{name} has no sampler"
-    assert prim.reference is not None, f"{name} has no reference forward"
+    problem = s.reference_problem(name, prim.forward, prim.reference)
+    assert problem is None, problem
+
+
+@pytest.mark.parametrize("forward, reference, problem", [
+    (numpy.sin, numpy.sin, "is its forward itself"),
+    (lambda x: numpy.sin(x), numpy.sin, "is the NumPy function sin"),
+    (lambda x: numpy.sin(x), lambda x: numpy.sin(x), r"same NumPy function\(s\) as its forward: "
+                                                     r"\['sin'\]"),
+    (lambda x: numpy.sin(x), lambda x: [numpy.sin(v) for v in x], "same NumPy"),   # nested
+    (lambda x: numpy.sin(x), None, "has no reference"),
+])
+def test_the_metadata_check_refuses_a_reference_that_is_the_forward(forward, reference,
+                                                                      problem):
+    assert re.search(problem, s.reference_problem("op", forward, reference))
+    assert s.reference_problem("op", forward, lambda x: [math.sin(v) for v in x]) is None
 
 
 @pytest.mark.parametrize("dtype", [numpy.float64, numpy.float32])
