@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 import numpy
 
 import tapegrad
-from tapegrad.errors import TapegradError, here
+from tapegrad.errors import OpError, TapegradError, here
 
 from .parameter import Parameter, change_dtype, clear_grads
 
@@ -108,6 +108,8 @@ class Module:
 
     # ----------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
+        if args and self._parameters:
+            _check_input(self, args[0])
         with tapegrad.scope(self._scope_name or type(self).__name__.lower()):
             return self.forward(*args, **kwargs)
 
@@ -285,6 +287,34 @@ class Module:
         extra = self.extra_repr()
         inner = ([extra] if extra else []) + lines
         return head + "\n  " + "\n  ".join(inner) + "\n)"
+
+
+def _check_input(module, x):
+    """Refuse a float input whose dtype differs from the module's parameters, and a list of
+    floats, naming the module and the fix (PyTorch refuses both; tapegrad would otherwise
+    run the layer in the promoted dtype, or fail deep inside)."""
+    if isinstance(x, (list, tuple)):
+        try:
+            kind = numpy.asarray(x).dtype.kind
+        except ValueError:          # ragged
+            kind = "O"
+        if kind in "fO":            # lists of ids (for Embedding) stay accepted
+            raise OpError(f"{module.describe()}: input is a {type(x).__name__}; nn layers take "
+                          f"a tensor. Fix: tapegrad.tensor(numbers), or tapegrad.stack(tensors).")
+        return
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or dtype.kind != "f":
+        return
+    for p in module._parameters.values():
+        if p is not None and p.dtype.kind == "f":
+            if p.dtype != dtype:
+                raise OpError(f"{module.describe()}: input is {dtype} but the layer's "
+                              f"parameters are {p.dtype}; the layer would silently run in "
+                              f"{numpy.result_type(dtype, p.dtype)}. Fix: cast the input "
+                              f"(x.to(tapegrad.{p.dtype}) or tapegrad.tensor(batch, "
+                              f"dtype=tapegrad.{p.dtype})), or the model (model.to("
+                              f"tapegrad.{dtype})).")
+            return
 
 
 def _as_array(value):

@@ -4,7 +4,7 @@ Tensors record the operations applied to them on a tape (a Wengert list);
 ``backward`` sweeps it in reverse.  See the docs for the tape, the primitives
 and gradient checking.
 """
-from . import methods  # noqa: F401  (attaches Tensor's operators and methods)
+from . import linalg, methods  # noqa: F401  (methods attaches Tensor's operators and methods)
 from .anomaly import detect_anomaly
 from .backward import grad
 from .creation import (arange, bool_, default_generator, eye, float16, float32, float64,
@@ -14,6 +14,7 @@ from .creation import (arange, bool_, default_generator, eye, float16, float32, 
 from .errors import (AnomalyError, BackwardError, InPlaceError, OpError, PrimitiveBugError,
                      TapegradError)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .generator import Generator
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ledger import Contribution, contributions
 from .ops import *  # noqa: F401,F403

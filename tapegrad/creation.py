@@ -11,19 +11,21 @@ from .backend import ndarray, xp
 from .dtypes import (as_array, bool_, float16, float32, float64, get_default_dtype,  # noqa: F401
                      int32, int64, set_default_dtype)
 from .errors import OpError, here
+from .generator import Generator
 from .tensor import SHARED_OWNERS, TENSOR_TYPES, Tensor
 
-_default = {"generator": numpy.random.default_rng(0)}
+_default = {"generator": Generator(0)}
 
 
 def manual_seed(seed):
-    """Reseed the default generator used by ``rand``, ``randn`` and ``nn`` initialisation."""
-    _default["generator"] = numpy.random.default_rng(seed)
-    return _default["generator"]
+    """Reseed, in place, the default generator used by the random functions and ``nn``
+    initialisation; returns it (as ``torch.manual_seed`` does)."""
+    return _default["generator"].manual_seed(seed)
 
 
 def default_generator():
-    """The ``numpy.random.Generator`` used when no ``generator=`` is given."""
+    """The :class:`~tapegrad.Generator` (a ``numpy.random.Generator``) used when no
+    ``generator=`` is given."""
     return _default["generator"]
 
 

@@ -62,7 +62,7 @@ OPERATOR_UFUNCS = {
     numpy.negative: ops.neg, numpy.less: ops.lt, numpy.less_equal: ops.le,
     numpy.greater: ops.gt, numpy.greater_equal: ops.ge, numpy.equal: ops.eq,
     numpy.not_equal: ops.ne, numpy.logical_and: ops.logical_and,
-    numpy.logical_or: ops.logical_or,
+    numpy.logical_or: ops.logical_or, numpy.remainder: ops.remainder,
 }
 
 
@@ -223,6 +223,21 @@ def _itself(self):
     return self
 
 
+def norm(self, p="fro", dim=None, keepdim=False):
+    """PyTorch's ``Tensor.norm``: the ``p``-norm over ``dim`` (all elements when None);
+    "fro" is the 2-norm, "nuc" the nuclear norm of matrices (``dim`` a pair)."""
+    if p == "nuc":
+        return ops.norms.matrix_norm(self, "nuc", (-2, -1) if dim is None else dim, keepdim)
+    return ops.norms.vector_norm(self, 2 if p == "fro" else p, dim, keepdim)
+
+
+def repeat(self, *sizes):
+    """PyTorch's ``repeat``: the tensor tiled ``sizes[i]`` times along each dim (NumPy's
+    ``tile``; NumPy's ``repeat`` is :func:`tapegrad.repeat_interleave`)."""
+    return ops.tile(self, sizes[0] if len(sizes) == 1 and not isinstance(sizes[0], int)
+                    else sizes)
+
+
 def _reflected(op):
     """``other (op) self``: the primitive with the operands swapped."""
     def method(self, other):
@@ -257,6 +272,7 @@ TENSOR_METHODS = {
     "__truediv__": ops.div, "__rtruediv__": _reflected(ops.div),
     "__pow__": ops.pow, "__rpow__": _reflected(ops.pow),
     "__matmul__": ops.matmul, "__rmatmul__": _reflected(ops.matmul),
+    "__mod__": ops.remainder, "__rmod__": _reflected(ops.remainder),
     "__neg__": ops.neg, "__pos__": lambda self: self, "__abs__": _same_as(ops.abs),
     # comparisons and logic: constant (no-gradient) results
     "__lt__": ops.lt, "__le__": ops.le, "__gt__": ops.gt, "__ge__": ops.ge,
@@ -286,6 +302,8 @@ TENSOR_METHODS = {
     "abs": _same_as(ops.abs), "sin": _same_as(ops.sin), "cos": _same_as(ops.cos),
     "tanh": _same_as(ops.tanh), "sigmoid": _same_as(ops.sigmoid), "relu": _same_as(ops.relu),
     "neg": _same_as(ops.neg), "clamp": _same_as(ops.clip), "clip": _same_as(ops.clip),
+    "norm": norm, "repeat": repeat, "var": _same_as(ops.var), "std": _same_as(ops.std),
+    "prod": _same_as(ops.prod), "cumsum": _same_as(ops.cumsum), "cumprod": _same_as(ops.cumprod),
     # dtype conversion
     "to": to, "astype": astype, "float": _cast_to(numpy.float32),
     "double": _cast_to(numpy.float64), "long": _cast_to(numpy.int64),

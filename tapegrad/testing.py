@@ -39,9 +39,9 @@ from .backward import grad
 from .gradcheck import gradcheck, gradgradcheck
 from .tensor import TENSOR_TYPES, Tensor
 
-__all__ = ["array", "axes", "bool_array", "dims", "broadcast_target", "check_primitive", "elementwise",
-           "index", "joinable", "matmul_operands", "partition", "reference_problem", "reshape_target", "shape",
-           "shape_with_ones", "st"]
+__all__ = ["array", "axes", "bool_array", "broadcast_target", "check_primitive", "dims",
+           "elementwise", "index", "joinable", "matmul_operands", "partition", "reference_problem",
+           "reshape_target", "shape", "shape_with_ones", "st"]
 
 MAX_SIDE = 4
 MAX_DIMS = 3
@@ -55,6 +55,11 @@ DOMAINS = {
     "nonzero": ((-3.0, -0.2), (0.2, 3.0)),
     "away_from_zero": ((-3.0, -0.2), (0.2, 3.0)),
     "clip_safe": ((-3.0, -0.55), (-0.45, -0.35), (-0.25, 0.25), (0.35, 0.45), (0.55, 3.0)),
+    "near_one": ((-1.5, -0.5), (0.5, 1.5)),  # products of many stay moderate: prod, cumprod
+    "unit": ((-0.9, 0.9),),                  # inside (-1, 1): arcsin, arccos, arctanh
+    "above_one": ((1.2, 3.0),),              # arccosh
+    # at least 0.1 from every integer and half-integer: floor, ceil, round are flat there
+    "off_grid": tuple((k + a, k + b) for k in range(-3, 3) for a, b in ((0.1, 0.4), (0.6, 0.9))),
 }
 #: "distinct" values lie on this grid (spacing 0.01 in [-3, 3]): no two are closer
 #: than 0.01, so a max/min never changes hands within a finite-difference step.
@@ -253,25 +258,32 @@ def _slice(draw, n):
 
 # ------------------------------------------------------------ references
 #: NumPy names a reference may share with its forward: making arrays, not computing.
-_CONSTRUCTORS = {"array", "asarray", "empty", "zeros", "ones", "float64", "ndim", "shape",
-                 "dtype", "ndindex", "arange"}
+_CONSTRUCTORS = {f"numpy.{n}" for n in ("array", "asarray", "empty", "zeros", "ones", "full",
+                                         "float64", "ndim", "shape", "dtype", "ndindex",
+                                         "arange")}
 
 
 def _numpy_names(fn):
-    """Names of the NumPy functions ``fn`` calls as ``numpy.name`` (nested functions too)."""
+    """The NumPy functions the code of ``fn`` (and of functions nested in it) calls by their
+    module path, e.g. ``numpy.sum``, ``numpy.linalg.svd`` (``xp`` is NumPy too)."""
     fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
     spaces = getattr(fn, "__globals__", {})
     names = set()
     pending = [code] if code is not None else []
     while pending:
-        previous = None
         c = pending.pop()
+        current = None           # the NumPy module the previous instruction loaded, if any
         for ins in dis.get_instructions(c):
-            if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous is numpy:
-                names.add(ins.argval)
-            previous = (spaces.get(ins.argval) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
-                        else None)
+            if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and current is not None:
+                names.add(f"{current.__name__}.{ins.argval}")
+                current = getattr(current, ins.argval, None)
+            elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                current = spaces.get(ins.argval)
+            else:
+                current = None
+            if not (isinstance(current, type(numpy)) and current.__name__.startswith("numpy")):
+                current = None
         pending.extend(k for k in c.co_consts if hasattr(k, "co_names"))
     return names - _CONSTRUCTORS
 
@@ -290,7 +302,7 @@ def reference_problem(name, forward, reference):
     module = getattr(reference, "__module__", None) or type(reference).__module__ or ""
     if module.split(".")[0] == "numpy":
         return f"{name}'s reference is the NumPy function {reference.__name__}"
-    shared = _numpy_names(reference) & (_numpy_names(forward) | ({name} - _CONSTRUCTORS))
+    shared = _numpy_names(reference) & (_numpy_names(forward) | {f"numpy.{name}"})
     if shared:
         return (f"{name}'s reference calls the same NumPy function(s) as its forward: "
                 f"{sorted(shared)}")

@@ -137,3 +137,67 @@ def test_concatenate_takes_a_sequence_like_numpy_and_torch():
     assert tg.concatenate([x, x]).shape == (4, 3)
     assert tg.concatenate((x, x), axis=1).shape == (2, 6)
     assert tg.concatenate([x, x], dim=1).shape == (2, 6)
+
+
+def test_clip_takes_pytorch_and_numpy_bound_names():
+    x = tg.tensor([-1.0, 0.5, 2.0])
+    for y in (tg.clip(x, 0.0, 1.0), tg.clip(x, a_min=0.0, a_max=1.0), tg.clamp(x, min=0.0, max=1.0),
+              x.clip(0.0, 1.0)):
+        numpy.testing.assert_array_equal(y.numpy(), [0.0, 0.5, 1.0])
+    with pytest.raises(tg.OpError, match="give min/max or a_min/a_max, not both"):
+        tg.clip(x, 0.0, a_max=1.0)
+
+
+def test_size_numel_norm_repeat_and_percent_on_tensors():
+    x = tg.tensor([[3.0, 4.0], [0.0, 1.0]], dtype=tg.float64)
+    assert x.size() == (2, 2) and x.size(-1) == 2 and x.numel() == 4
+    assert x.norm().item() == pytest.approx(math.sqrt(26.0))
+    numpy.testing.assert_allclose(x.norm(1, dim=1).numpy(), [7.0, 1.0])
+    numpy.testing.assert_allclose(x.norm(float("inf")).numpy(), 4.0)
+    numpy.testing.assert_allclose(x.norm("nuc").numpy(), numpy.linalg.norm(x.numpy(), "nuc"))
+    assert x.repeat(2, 1).shape == (4, 2) and tg.repeat(x, 2).shape == (8,)   # torch vs numpy
+    numpy.testing.assert_allclose((x % 2.5).numpy(), numpy.remainder(x.numpy(), 2.5))
+    numpy.testing.assert_allclose((7.0 % (x + 1.0)).numpy(), numpy.remainder(7.0, x.numpy() + 1))
+
+
+def test_remainder_gradient_is_one_for_the_dividend():
+    x = _f64([5.5, -2.5])
+    y = _f64([2.0, 2.0])
+    gx, gy = tg.grad((x % y).sum(), [x, y])
+    numpy.testing.assert_array_equal(gx.numpy(), [1.0, 1.0])
+    numpy.testing.assert_array_equal(gy.numpy(), [-2.0, 2.0])    # -floor(x / y)
+
+
+def test_floor_ceil_round_and_sign_are_recorded_with_zero_gradient():
+    x = _f64([0.3, -1.7])
+    for fn in (tg.floor, tg.ceil, tg.round, tg.sign):
+        y = fn(x)
+        assert y.requires_grad
+        (g,) = tg.grad((y * x).sum(), [x])
+        numpy.testing.assert_array_equal(g.numpy(), y.numpy())     # only the product's x term
+
+
+# --- nn layers refuse a dtype that is not their parameters' -------------------------------
+def _layers():
+    from tapegrad import nn
+    return [(nn.Linear(3, 2), (4, 3)), (nn.LayerNorm(3), (4, 3)), (nn.RNN(3, 2), (5, 1, 3)),
+            (nn.LSTM(3, 2), (5, 1, 3)), (nn.GRU(3, 2), (5, 1, 3)), (nn.RNNCell(3, 2), (1, 3)),
+            (nn.LSTMCell(3, 2), (1, 3)), (nn.Conv1d(3, 2, 2), (1, 3, 5))]
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_an_nn_layer_refuses_an_input_of_another_float_dtype(index):
+    layer, shape = _layers()[index]
+    batch = numpy.ones(shape)                          # a float64 NumPy batch, float32 layer
+    with pytest.raises(tg.OpError, match=r"input is float64 but the layer's parameters are "
+                                         r"float32.*Fix: .*x\.to\(tapegrad\.float32\)"):
+        layer(batch)
+    layer(tg.tensor(batch, dtype=tg.float32))          # the fix works
+    layer.double()(tg.tensor(batch, dtype=tg.float64))  # and so does the other one
+
+
+def test_an_nn_layer_refuses_a_list_of_numbers_but_embedding_takes_ids():
+    from tapegrad import nn
+    with pytest.raises(tg.OpError, match=r"Linear.*: input is a list; nn layers take a tensor"):
+        nn.Linear(3, 2)([1.0, 2.0, 3.0])
+    assert nn.Embedding(5, 2)([1, 2]).shape == (2, 2)

@@ -17,6 +17,7 @@ import numpy
 from ..backend import xp
 from ..primitive import primitive
 from . import _references as ref
+from ..errors import OpError, here
 from ._util import nondifferentiable
 
 
@@ -185,7 +186,8 @@ def _(g, out, x):
     return g * (1.0 - out * out)
 
 
-@primitive(sampler=_ew(1), reference=ref.scalar_map(lambda x: 1.0 / (1.0 + math.exp(-x))), saves=("out",))
+@primitive(sampler=_ew(1), reference=ref.scalar_map(lambda x: 1.0 / (1.0 + math.exp(-x))),
+           saves=("out",))
 def sigmoid(x):
     """Logistic function, computed as 0.5 + 0.5 tanh(x / 2): never overflows."""
     return 0.5 + 0.5 * xp.tanh(0.5 * x)
@@ -223,7 +225,8 @@ def _(g, out, x):
 
 @primitive(sampler=_with_params(1, "away_from_zero",
                                 negative_slope=lambda s: s.st.sampled_from([0.01, 0.2])),
-           reference=ref.scalar_map(lambda x, negative_slope=0.01: x if x > 0 else negative_slope * x))
+           reference=ref.scalar_map(lambda x, negative_slope=0.01: x if x > 0
+                                    else negative_slope * x))
 def leaky_relu(x, negative_slope=0.01):
     """``x`` where positive, ``negative_slope * x`` elsewhere."""
     return xp.where(x > 0, x, x * negative_slope)
@@ -294,15 +297,24 @@ def _clip_sampler(draw, s, dtype):
     return (x,), {"min": lo, "max": hi}
 
 
-@primitive(sampler=_clip_sampler, reference=ref.scalar_map(_clamped))
-def clip(x, min=None, max=None):
-    """Clamp into [min, max] (either bound may be None); PyTorch's ``clamp``."""
+@primitive(sampler=_clip_sampler, reference=ref.scalar_map(_clamped), name="clip")
+def clip_(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clip needs at least one of min and max")
     return xp.clip(x, min, max)
 
 
-@clip.defvjp
+def clip(x, min=None, max=None, *, a_min=None, a_max=None):
+    """Clamp into [min, max] (either bound may be None); PyTorch's ``clamp``, and NumPy's
+    ``clip`` with its ``a_min``/``a_max`` names."""
+    if a_min is not None or a_max is not None:
+        if min is not None or max is not None:
+            raise OpError(f"clip: give min/max or a_min/a_max, not both. At {here()}")
+        min, max = a_min, a_max
+    return clip_(x, min=min, max=max)
+
+
+@clip_.defvjp
 def _(g, out, x, min=None, max=None):
     inside = (x >= min) if min is not None else None
     if max is not None:
