@@ -75,6 +75,24 @@ def test_dims_0_and_minus_1_of_a_0d_tensor_are_the_tensor_itself(dim):
     assert x.transpose(dim, 0).shape == ()
 
 
+# every function with a dim, on a 0-d tensor of 1.5: (function, PyTorch's value at dim 0/-1)
+ZERO_D = [(tg.sum, 1.5), (tg.mean, 1.5), (tg.logsumexp, 1.5), (tg.amax, 1.5), (tg.amin, 1.5),
+          (tg.prod, 1.5), (tg.softmax, 1.0), (tg.log_softmax, 0.0), (tg.cumsum, 1.5),
+          (tg.cumprod, 1.5), (tg.squeeze, 1.5), (lambda x, d: tg.max(x, d).values, 1.5),
+          (lambda x, d: tg.sort(x, d).values, 1.5), (lambda x, d: tg.var(x, d, correction=0),
+                                                     0.0),
+          (lambda x, d: tg.linalg.vector_norm(x, 2, d), 1.5), (lambda x, d: x.norm(2, d), 1.5)]
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+@pytest.mark.parametrize("fn, value", ZERO_D)
+def test_every_dim_taking_function_treats_a_0d_tensor_as_itself(fn, value, dim):
+    x = _f64(1.5)
+    y = fn(x, dim)
+    assert y.shape == () and y.item() == pytest.approx(value)
+    tg.grad(y, [x], allow_unused=True)                 # and differentiates
+
+
 def test_other_dims_of_a_0d_tensor_are_refused_and_ops_needing_a_dim_say_so():
     x = tg.tensor(1.5)
     with pytest.raises(tg.OpError, match=r"sum: dim 1 is out of range .*valid dims are -1\.\.0"):

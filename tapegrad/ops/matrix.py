@@ -54,6 +54,12 @@ def _symmetric(a):
     return (a + _mT(a)) * 0.5
 
 
+def _zero_constant(g):
+    """True for a cotangent that is all zeros and not differentiated itself (an output the
+    loss does not use): its term is skipped, since 0 / 0 at a repeated eigenvalue is nan."""
+    return not getattr(g, "requires_grad", False) and not xp.any(getattr(g, "_data", g))
+
+
 def _positive_largest(v):
     """Signs (..., 1, k) that make each column's largest-magnitude entry positive."""
     pick = xp.argmax(xp.abs(v), axis=-2)[..., None, :]
@@ -293,8 +299,10 @@ def _(gs, outs, a):
     w, v = outs
     n = w.shape[-1]
     off = 1.0 - numpy.eye(n, dtype=w.dtype)
-    gaps = _row(w) - _col(w) + numpy.eye(n, dtype=w.dtype)      # w_j - w_i, 1 on the diagonal
-    inner = _diag_embed(gw) + off / gaps * matmul(_mT(v), gv)
+    inner = _diag_embed(gw)
+    if not _zero_constant(gv):
+        gaps = _row(w) - _col(w) + numpy.eye(n, dtype=w.dtype)  # w_j - w_i, 1 on the diagonal
+        inner = inner + off / gaps * matmul(_mT(v), gv)
     return _symmetric(matmul(v, matmul(inner, _mT(v))))
 
 
@@ -330,6 +338,8 @@ def svd(a):
 def _(gs, outs, a):
     gu, gs_, gvh = gs
     u, s, vh = outs
+    if _zero_constant(gu) and _zero_constant(gvh):     # singular values only: U diag(gS) Vh
+        return matmul(u * _row(gs_), vh)
     v, gv = _mT(vh), _mT(gvh)
     k = s.shape[-1]
     eye = numpy.eye(k, dtype=s.dtype)
