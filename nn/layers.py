@@ -70,6 +70,8 @@ class Embedding(Module):
     zero and gets no gradient, so padded positions of a batch never train it.
     """
 
+    input_is_float = False      # ids, checked by forward
+
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, *, dtype=None):
         super().__init__()
         if padding_idx is not None:

@@ -33,6 +33,10 @@ class Module:
     and refreshed by ``named_parameters()`` called on the outermost module.
     """
 
+    #: The first argument of ``forward`` is a float batch that meets the parameters: a
+    #: float input of another dtype is refused (False for lookups such as Embedding).
+    input_is_float = True
+
     def __init__(self):
         setattr_ = object.__setattr__
         setattr_(self, "_parameters", OrderedDict())
@@ -108,7 +112,7 @@ class Module:
 
     # ----------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
-        if args and self._parameters:
+        if args and self._parameters and self.input_is_float:
             _check_input(self, args[0])
         with tapegrad.scope(self._scope_name or type(self).__name__.lower()):
             return self.forward(*args, **kwargs)

@@ -12,7 +12,7 @@ import functools
 
 import numpy
 
-from . import ops
+from . import linalg, ops
 from .backward import backward as _backward, tape_gradient
 from .errors import OpError, here
 from .grad_mode import no_grad
@@ -48,7 +48,9 @@ def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
 def __array_function__(self, func, types, args, kwargs):
     """NumPy functions (``numpy.sum``, ``numpy.where``, ...) refuse tensors the same way."""
     name = func.__name__
-    fix = (f"Use tapegrad.{name} to record it on the tape" if hasattr(ops, name) else
+    where = ("tapegrad.linalg" if func.__module__ == "numpy.linalg" and hasattr(linalg, name)
+             else "tapegrad" if hasattr(ops, name) else None)
+    fix = (f"Use {where}.{name} to record it on the tape" if where else
            f"tapegrad has no {name}: compose it from tapegrad functions")
     raise OpError(f"numpy.{name} was applied to a tapegrad Tensor; NumPy would drop the "
                   f"tape. {fix}; or call NumPy on x.numpy() for a plain array without "

@@ -219,3 +219,13 @@ def test_an_nn_layer_refuses_a_list_of_numbers_but_embedding_takes_ids():
     with pytest.raises(tg.OpError, match=r"Linear.*: input is a list; nn layers take a tensor"):
         nn.Linear(3, 2)([1.0, 2.0, 3.0])
     assert nn.Embedding(5, 2)([1, 2]).shape == (2, 2)
+
+
+def test_a_numpy_function_on_a_tensor_still_raises_naming_the_tapegrad_function():
+    x = tg.tensor(numpy.eye(2))
+    with pytest.raises(tg.OpError, match=r"numpy\.cumsum was applied .*Use tapegrad\.cumsum"):
+        numpy.cumsum(x)
+    with pytest.raises(tg.OpError, match=r"Use tapegrad\.linalg\.det"):
+        numpy.linalg.det(x)
+    with pytest.raises(tg.OpError, match=r"Use tapegrad\.arctan2"):
+        numpy.arctan2(x, x)
