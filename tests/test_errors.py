@@ -145,7 +145,8 @@ def test_an_error_inside_a_user_function_names_the_line_in_that_function():
 
 def test_a_numpy_ufunc_applied_to_a_tensor_says_which_tapegrad_function_to_use():
     check(lambda: numpy.exp(t((2,))), ["exp", "tapegrad.exp", "(2,)"])
-    check(lambda: numpy.log1p(t((2,))), ["log1p", "tapegrad has no log1p"])
+    check(lambda: numpy.log1p(t((2,))), ["log1p", "tapegrad.log1p"])
+    check(lambda: numpy.cbrt(t((2,))), ["cbrt", "tapegrad has no cbrt"])
 
 
 @pytest.mark.parametrize("call, fix", [

@@ -59,9 +59,12 @@ def _(g, out, x):
     return g / (1.0 + x * x)
 
 
-@primitive(sampler=_ew(2, ("any", "nonzero")), reference=ref.scalar_map(math.atan2))
+@primitive(sampler=_ew(2, ("nonzero", "any")), reference=ref.scalar_map(math.atan2))
 def arctan2(y, x):
-    """The angle of the point (x, y): ``arctan(y / x)`` in the right quadrant."""
+    """The angle of the point (x, y): ``arctan(y / x)`` in the right quadrant.
+
+    It jumps by 2 pi across y = 0 for x < 0 (the branch cut): the tests keep y away from 0.
+    """
     return xp.arctan2(y, x)
 
 
