@@ -246,8 +246,8 @@ class _Check:
             report = self._full_check()
             if report is not None:
                 message = report + "\n" + self._blame(order)
-        if message is None:
-            message = self._vjp_contract(seed)
+        if message is None and order == 1:   # gradgradcheck's first derivative is made of
+            message = self._vjp_contract(seed)  # primitives whose own gradcheck checked this
         if message is None:
             return True
         if raise_exception:

@@ -31,7 +31,7 @@ import dis
 import sys
 
 import numpy
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -45,6 +45,9 @@ __all__ = ["array", "axes", "bool_array", "broadcast_target", "check_primitive",
 
 MAX_SIDE = 4
 MAX_DIMS = 3
+#: Cases per float32 run in the registry's tests: it checks dtypes and a fast gradcheck,
+#: while the float64 run (the profile's count) is the thorough one, to second order.
+FLOAT32_EXAMPLES = 15
 
 #: Each value domain as a union of closed intervals, every one well inside the
 #: region where the primitives using it are smooth (kinks, poles and clip bounds
@@ -310,7 +313,7 @@ def reference_problem(name, forward, reference):
 
 
 # ------------------------------------------------------------ test factory
-def check_primitive(op, dtype=numpy.float64):
+def check_primitive(op, dtype=numpy.float64, max_examples=None):
     """A hypothesis test of ``op``: a primitive function, a ``Primitive``, or a composite.
 
     For each case drawn from ``op``'s sampler it checks that (a) the forward on
@@ -318,7 +321,8 @@ def check_primitive(op, dtype=numpy.float64):
     output keeps the input dtype (or the ``dtype`` parameter, for casts),
     (c) for float64, ``gradcheck`` passes (and ``gradgradcheck`` when the op
     declares ``twice``); for float32, the gradients are float32 and a fast
-    ``gradcheck`` with float32 tolerances passes.  Call the result to run it.
+    ``gradcheck`` with float32 tolerances passes.  ``max_examples`` bounds the
+    cases (default: the Hypothesis profile's).  Call the result to run it.
     """
     prim = getattr(op, "primitive", op)     # a primitive function's definition, else op
     call = prim
@@ -352,7 +356,7 @@ def check_primitive(op, dtype=numpy.float64):
             _check_gradient_dtypes(func, leaves)
             gradcheck(func, tuple(leaves), fast_mode=True)
     test.__name__ = f"test_{name}_{dtype.name}"
-    return test
+    return test if max_examples is None else settings(max_examples=max_examples)(test)
 
 
 def _check_gradient_dtypes(func, leaves):

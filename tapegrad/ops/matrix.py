@@ -190,7 +190,7 @@ def _jacobi_eigh(a, sweeps=30):
     for _ in range(sweeps):
         for p in range(n):
             for q in range(p + 1, n):
-                if abs(a[p, q]) < 1e-300:
+                if abs(a[p, q]) < 1e-14 * (abs(a[p, p]) + abs(a[q, q]) + 1e-300):
                     continue
                 theta = (a[q, q] - a[p, p]) / (2 * a[p, q])
                 t = numpy.sign(theta) / (abs(theta) + numpy.sqrt(theta * theta + 1)) \
