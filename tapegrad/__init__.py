@@ -32,6 +32,6 @@ __all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_lik
            "gradgradcheck", "GradcheckError", "primitive", "Primitive", "composite", "REGISTRY",
            "COMPOSITES", "TapegradError", "OpError", "BackwardError", "InPlaceError", "PrimitiveBugError",
            "AnomalyError", "jvp", "vjp", "linearize", "hvp", "gnvp", "Linearization",
-           "GaussNewton"] + _ops_all
+           "GaussNewton", "Generator", "linalg"] + _ops_all
 
 __version__ = "0.1.0"

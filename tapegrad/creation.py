@@ -24,7 +24,7 @@ def manual_seed(seed):
 
 
 def default_generator():
-    """The :class:`~tapegrad.Generator` (a ``numpy.random.Generator``) used when no
+    """The ``tapegrad.Generator`` (a ``numpy.random.Generator``) used when no
     ``generator=`` is given."""
     return _default["generator"]
 

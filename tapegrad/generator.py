@@ -38,5 +38,6 @@ class Generator(numpy.random.Generator):
         return self.bit_generator.state
 
     def set_state(self, state):
+        """Restore a state from ``get_state``; returns the generator."""
         self.bit_generator.state = state
         return self

@@ -1,8 +1,13 @@
 """``tapegrad.linalg``: linear algebra with ``torch.linalg``'s names, differentiable to any order.
 
-Matrices are the last two dims (leading dims a batch).  See
-:mod:`tapegrad.ops.matrix` for the conventions that make the decompositions
-smooth functions of their input, and the caveat on repeated eigenvalues.
+Matrices are the last two dims (leading dims a batch).  Where a decomposition
+is not unique, the choice is fixed so that it is a smooth function of the
+input: ``cholesky`` and ``eigh`` read the symmetric part of ``a``; each
+eigenvector, and each left singular vector, has its largest-magnitude entry
+positive; ``qr``'s ``R`` has a non-negative diagonal.  The gradients of
+eigenvectors and singular vectors divide by gaps between eigenvalues: they
+are infinite at a repeated eigenvalue, where the vectors are not determined
+(the eigenvalues' own gradients stay finite).
 """
 from collections import namedtuple
 

@@ -235,7 +235,7 @@ def norm(self, p="fro", dim=None, keepdim=False):
 
 def repeat(self, *sizes):
     """PyTorch's ``repeat``: the tensor tiled ``sizes[i]`` times along each dim (NumPy's
-    ``tile``; NumPy's ``repeat`` is :func:`tapegrad.repeat_interleave`)."""
+    ``tile``; NumPy's ``repeat`` is ``tapegrad.repeat_interleave``)."""
     return ops.tile(self, sizes[0] if len(sizes) == 1 and not isinstance(sizes[0], int)
                     else sizes)
 

@@ -133,7 +133,7 @@ def axes(ndim):
 
 
 def dims(ndim):
-    """A public function's ``dim``: as :func:`axes`, and for a 0-d tensor also 0 and -1
+    """A public function's ``dim``: as ``axes``, and for a 0-d tensor also 0 and -1
     (PyTorch's dims of a 0-d tensor, meaning the tensor itself)."""
     return axes(ndim) if ndim else st.sampled_from([None, 0, -1])
 

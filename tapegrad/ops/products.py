@@ -3,7 +3,7 @@
 ``einsum``'s vjp for an operand is another ``einsum`` of the cotangent with
 the other operands, so it differentiates to any order.  Supported equations:
 explicit or implicit output, each index at most once per operand (no
-diagonals such as ``"ii->i"``; use :func:`tapegrad.diagonal`), no ``...``.
+diagonals such as ``"ii->i"``; use ``tapegrad.diagonal``), no ``...``.
 """
 import builtins
 import string

@@ -1,6 +1,6 @@
 """Random sampling with PyTorch's names: normal, uniform, bernoulli, multinomial, randperm.
 
-Every function draws from ``generator`` (a :class:`tapegrad.Generator` or any
+Every function draws from ``generator`` (a ``tapegrad.Generator`` or any
 ``numpy.random.Generator``), by default tapegrad's seeded global one
 (``tapegrad.manual_seed`` restarts it).  Samples are constants: no gradient
 flows through a draw, as in PyTorch.

@@ -174,7 +174,7 @@ def var(x, dim=None, *, correction=1, keepdim=False, axis=None, keepdims=None, d
 @composite(sampler=_var_sampler,
            reference=lambda x, **kw: numpy.sqrt(_var_reference(x, **kw)))
 def std(x, dim=None, *, correction=1, keepdim=False, axis=None, keepdims=None, ddof=None):
-    """Standard deviation: the square root of :func:`var` (same arguments)."""
+    """Standard deviation: the square root of ``var`` (same arguments)."""
     return var(x, dim, correction=correction, keepdim=keepdim, axis=axis, keepdims=keepdims,
                ddof=ddof) ** 0.5
 
@@ -231,7 +231,7 @@ def _sort_reference(x, dim=-1, descending=False):
 
 @composite(sampler=_sort_sampler, reference=_sort_reference)
 def _sort_values(x, dim=-1, descending=False):
-    """The values of :func:`sort` alone: what the property tests check (indices are ints)."""
+    """The values of ``sort`` alone: what the property tests check (indices are ints)."""
     return sort(x, dim, descending).values
 
 
