@@ -1,16 +1,15 @@
 """All operations: primitives (forward + vjp) and the functions composed from them."""
-from . import matrix, norms
-from .arrange import (diag, diagonal, flip, hstack, moveaxis, movedim, pad, ravel, repeat,
-                      repeat_interleave, roll, tile, trace, tril, triu, vstack)
+from .arrange import (diag, diagonal, flip, hstack, moveaxis, pad, ravel, repeat_interleave, roll,
+                      tile, trace, tril, triu, vstack)
 from .broadcast import broadcast_to, expand, reduce_sum, sum_to_shape
 from .elementwise import (abs, add, cast, clip, cos, div, elu, eq, exp, ge, gt, isfinite, isnan,
                           le, leaky_relu, log, logical_and, logical_not, logical_or, lt, maximum,
                           minimum, mul, ne, neg, pow, relu, sigmoid, sign, sin, softplus, sqrt,
                           sub, tanh, where)
 from .linalg import matmul
-from .math import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin,
-                   asinh, atan, atan2, atanh, ceil, cosh, expm1, floor, hypot, log1p, log2, log10,
-                   logaddexp, reciprocal, remainder, round, sinh, square, tan)
+from .math import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, ceil, cosh, expm1,
+                   floor, hypot, log1p, log2, log10, logaddexp, reciprocal, remainder, round, sinh,
+                   square, tan)
 from .norms import dist, norm
 from .products import dot, einsum, outer, tensordot
 from .reduce import (MaxMin, amax, amin, argmax, argmin, log_softmax, logsumexp, max, mean, min,
@@ -23,6 +22,34 @@ from .shape import (cat, chunk, concatenate, expand_dims, flatten, getitem, inde
                     unbind, unbind_, unsqueeze)
 
 clamp = clip
+"""PyTorch's name for ``clip``."""
+
+asin = arcsin
+"""PyTorch's name for ``arcsin``."""
+
+acos = arccos
+"""PyTorch's name for ``arccos``."""
+
+atan = arctan
+"""PyTorch's name for ``arctan``."""
+
+atan2 = arctan2
+"""PyTorch's name for ``arctan2``."""
+
+asinh = arcsinh
+"""PyTorch's name for ``arcsinh``."""
+
+acosh = arccosh
+"""PyTorch's name for ``arccosh``."""
+
+atanh = arctanh
+"""PyTorch's name for ``arctanh``."""
+
+movedim = moveaxis
+"""PyTorch's name for ``moveaxis``."""
+
+repeat = repeat_interleave
+"""NumPy's ``repeat``: PyTorch's ``repeat_interleave`` (the method ``x.repeat`` is PyTorch's, NumPy's ``tile``)."""
 """PyTorch's name for ``clip``: the same function."""
 
 __all__ = [

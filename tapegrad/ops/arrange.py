@@ -95,9 +95,6 @@ def repeat_interleave(x, repeats, dim=None):
     return getitem(x, index=(slice(None),) * d + (picks,))
 
 
-repeat = repeat_interleave
-
-
 # --------------------------------------------------------------- flip / roll
 def _flip_sampler(draw, s, dtype):
     x = _one(draw, s, dtype)
@@ -190,9 +187,6 @@ def moveaxis(x, source, destination):
     for d, sdim in sorted(zip(dst, src)):
         order.insert(d, sdim)
     return permute(x, axes=tuple(order))
-
-
-movedim = moveaxis
 
 
 # ----------------------------------------------------------------------- pad

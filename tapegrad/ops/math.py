@@ -21,6 +21,7 @@ from .elementwise import _ew, exp, log, sqrt
 # ------------------------------------------------------------- trigonometric
 @primitive(sampler=_ew(1, "unit"), reference=ref.scalar_map(math.tan), saves=("out",))
 def tan(x):
+    """Tangent, elementwise."""
     return xp.tan(x)
 
 
@@ -31,6 +32,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1, "unit"), reference=ref.scalar_map(math.asin))
 def arcsin(x):
+    """Inverse sine (in [-pi/2, pi/2]), for x in [-1, 1]."""
     return xp.arcsin(x)
 
 
@@ -41,6 +43,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1, "unit"), reference=ref.scalar_map(math.acos))
 def arccos(x):
+    """Inverse cosine (in [0, pi]), for x in [-1, 1]."""
     return xp.arccos(x)
 
 
@@ -51,6 +54,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1), reference=ref.scalar_map(math.atan))
 def arctan(x):
+    """Inverse tangent (in (-pi/2, pi/2))."""
     return xp.arctan(x)
 
 
@@ -77,6 +81,7 @@ def _(g, out, y, x, needs):
 # ---------------------------------------------------------------- hyperbolic
 @primitive(sampler=_ew(1), reference=ref.scalar_map(math.sinh))
 def sinh(x):
+    """Hyperbolic sine, elementwise."""
     return xp.sinh(x)
 
 
@@ -87,6 +92,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1), reference=ref.scalar_map(math.cosh))
 def cosh(x):
+    """Hyperbolic cosine, elementwise."""
     return xp.cosh(x)
 
 
@@ -97,6 +103,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1), reference=ref.scalar_map(math.asinh))
 def arcsinh(x):
+    """Inverse hyperbolic sine."""
     return xp.arcsinh(x)
 
 
@@ -107,6 +114,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1, "above_one"), reference=ref.scalar_map(math.acosh))
 def arccosh(x):
+    """Inverse hyperbolic cosine, for x >= 1."""
     return xp.arccosh(x)
 
 
@@ -117,6 +125,7 @@ def _(g, out, x):
 
 @primitive(sampler=_ew(1, "unit"), reference=ref.scalar_map(math.atanh))
 def arctanh(x):
+    """Inverse hyperbolic tangent, for x in (-1, 1)."""
     return xp.arctanh(x)
 
 
@@ -253,12 +262,3 @@ def round(x):
 
 
 round.defvjp(_flat_vjp)
-
-# PyTorch's names for NumPy's
-asin = arcsin
-acos = arccos
-atan = arctan
-atan2 = arctan2
-asinh = arcsinh
-acosh = arccosh
-atanh = arctanh

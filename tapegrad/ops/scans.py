@@ -203,7 +203,10 @@ def diff(x, n=1, dim=-1):
     return x
 
 
-Sorted = namedtuple("Sorted", ["values", "indices"])
+class Sorted(namedtuple("Sorted", ["values", "indices"])):
+    """What ``sort`` returns: the sorted ``values`` and the ``indices`` they came from."""
+
+    __slots__ = ()
 
 
 @nondifferentiable

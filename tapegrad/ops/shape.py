@@ -343,7 +343,7 @@ def cat(tensors, dim=None, *, axis=None):
 
 
 def concatenate(tensors, axis=0, *, dim=None):
-    """``numpy.concatenate`` / ``torch.concatenate``: :func:`cat` with NumPy's argument name."""
+    """``numpy.concatenate`` / ``torch.concatenate``: ``cat`` with NumPy's argument name."""
     return cat(tensors, dim, axis=axis if dim is None else None)
 
 
