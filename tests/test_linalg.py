@@ -93,6 +93,9 @@ def test_refused_options_name_the_fix():
         tg.linalg.qr(tg.tensor(A), mode="complete")
     with pytest.raises(tg.OpError, match="matrix_norm: ord 3 is not one of"):
         tg.linalg.matrix_norm(tg.tensor(A), 3)
+    wide = _leaf(TALL.T)
+    with pytest.raises(tg.OpError, match=r"linalg.qr: the gradient needs a tall or square"):
+        tg.grad(tg.linalg.qr(wide).R.sum(), [wide])
     with pytest.raises(tg.OpError, match="einsum: an index repeats within one operand"):
         tg.einsum("ii->i", tg.tensor(A))
 

@@ -20,6 +20,7 @@ vectors are not determined -- a degenerate spectrum has no derivative.
 import numpy
 
 from ..backend import xp
+from ..errors import OpError
 from ..primitive import primitive
 from .linalg import matmul
 from .shape import reshape, swapaxes
@@ -387,6 +388,9 @@ def qr(a):
 
 @qr.defvjp
 def _(gs, outs, a):
+    if a.shape[-2] < a.shape[-1]:
+        raise OpError(f"linalg.qr: the gradient needs a tall or square matrix (m >= n); got "
+                      f"shape {tuple(a.shape)}. Fix: differentiate the qr of the transpose.")
     gq, gr = gs
     q, r = outs
     m = matmul(r, _mT(gr)) - matmul(_mT(gq), q)
