@@ -13,7 +13,7 @@ from ..errors import OpError, here
 from ..primitive import composite
 from . import _references as ref
 from ._util import normalize_axes, operand
-from .elementwise import abs, cast
+from .elementwise import abs, cast, sqrt
 from .linalg import matmul
 from .matrix import (_gauss_jordan, _mT, _row, _svd_sampler, _symmetric_sampler, eigh, svd)
 from .reduce import amax, amin, sum
@@ -57,7 +57,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False):
     axes = normalize_axes(dim, x.ndim, "vector_norm", x)
     keep = bool(keepdim)
     if ord == 2:
-        return sum(x * x, axes, keep) ** 0.5
+        return sqrt(sum(x * x, axes, keep))
     if ord == math.inf:
         return amax(abs(x), axes, keep)
     if ord == -math.inf:

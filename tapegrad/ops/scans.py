@@ -16,6 +16,7 @@ from ..primitive import composite, primitive
 from . import _references as ref
 from ._util import nondifferentiable, normalize_axes, normalize_axis, operand, pick
 from .broadcast import reduce_sum, unreduce
+from .elementwise import sqrt
 from .reduce import mean
 from .shape import getitem, reshape
 
@@ -175,8 +176,8 @@ def var(x, dim=None, *, correction=1, keepdim=False, axis=None, keepdims=None, d
            reference=lambda x, **kw: numpy.sqrt(_var_reference(x, **kw)))
 def std(x, dim=None, *, correction=1, keepdim=False, axis=None, keepdims=None, ddof=None):
     """Standard deviation: the square root of ``var`` (same arguments)."""
-    return var(x, dim, correction=correction, keepdim=keepdim, axis=axis, keepdims=keepdims,
-               ddof=ddof) ** 0.5
+    return sqrt(var(x, dim, correction=correction, keepdim=keepdim, axis=axis,
+                    keepdims=keepdims, ddof=ddof))
 
 
 def _diff_sampler(draw, s, dtype):
