@@ -209,9 +209,9 @@ def build_parser():
                      help="dropout between layers and before the output (default: %(default)s)")
     cli.add_argument("--seq-len", type=int, default=32,
                      help="characters per truncated-BPTT chunk (default: %(default)s)")
-    cli.add_argument("--batch", type=int, default=32,
+    cli.add_argument("--batch", type=int, default=64,
                      help="parallel streams per update (default: %(default)s)")
-    cli.add_argument("--lr", type=float, default=8e-3,
+    cli.add_argument("--lr", type=float, default=1e-2,
                      help="peak Adam learning rate (default: %(default)s)")
     cli.add_argument("--warmup", type=float, default=0.02,
                      help="fraction of the run spent warming the learning rate up; it then "
