@@ -265,19 +265,12 @@ class _Check:
         with Tape() as tape, enable_grad():
             self.func(*args)
         rng = numpy.random.default_rng(seed)
-        for rec in tape.records:
-            if rec.op.vjp is None:
-                continue
-            try:
-                local = _Local(rec)
-            except Exception:         # its forward does not run on float64 copies: not checkable
-                continue
-            if not local.pos:
-                continue
-            detail = _nonlinearity(local, rng) or _nonreentrancy(local, rng)
-            if detail is not None:
-                return f"{self.label} failed: the vjp of {_where(rec)} {detail}"
-        return None
+        culprit = _first_wrong([rec for rec in tape.records if rec.op.vjp is not None],
+                               lambda local: _nonlinearity(local, rng) or _nonreentrancy(local, rng))
+        if culprit is None:
+            return None
+        rec, detail = culprit
+        return f"{self.label} failed: the vjp of {_where(rec)} {detail}"
 
     def _directions_agree(self, rng):
         """``u^T J v`` from one vjp equals its directional central difference, for random u, v.
