@@ -122,7 +122,7 @@ def main(argv=None):
         "test_mse": scores, "baseline_mse": BASELINE, "below_0.01": reached,
         "train_seconds": seconds, "steps": {name: len(c) for name, c in curves.items()},
         "train_loss": curves,
-        "config": {k: (str(v) if k == "out" else v) for k, v in vars(args).items()},
+        "config": vars(args),
     })
     run.finish()
     return scores

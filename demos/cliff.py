@@ -125,7 +125,7 @@ def main(argv=None):
         "largest_step_unclipped": np.linalg.norm(np.diff(plain[0], axis=0), axis=1).max(),
         "largest_step_clipped": np.linalg.norm(np.diff(clipped[0], axis=0), axis=1).max(),
         "path_unclipped": plain[0], "path_clipped": clipped[0],
-        "config": {k: (str(v) if k == "out" else v) for k, v in vars(args).items()},
+        "config": vars(args),
     })
     run.finish()
 

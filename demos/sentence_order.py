@@ -146,7 +146,7 @@ def main(argv=None):
                      for n, r in results.items()},
         "final_loss": {n: float(r["losses"][-1]) for n, r in results.items()},
         "sentences": {"train": len(train_s), "held_out": len(test_s), "vocabulary": len(vocab)},
-        "config": {k: (str(v) if k == "out" else v) for k, v in vars(args).items()},
+        "config": vars(args),
     })
     run.finish()
     return results

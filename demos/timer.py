@@ -137,7 +137,7 @@ def main(argv=None):
         "test_mse": scores, "mean_baseline_mse": baseline,
         "final_train_loss": {name: float(np.mean(c[-20:])) for name, c in curves.items()},
         "train_seconds": seconds,
-        "config": {k: (str(v) if k == "out" else v) for k, v in vars(args).items()},
+        "config": vars(args),
     })
     run.finish()
     return scores

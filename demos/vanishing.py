@@ -155,7 +155,7 @@ def main(argv=None):
         "univariate": {str(w): float(g[0]) for w, g in univariate_curves.items()},
         "decay_factor": factors,
         "grad_norms": {name: norms for name, norms in curves.items()},
-        "config": {k: (str(v) if k == "out" else v) for k, v in vars(args).items()},
+        "config": vars(args),
     })
     run.finish()
     return factors
