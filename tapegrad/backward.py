@@ -16,7 +16,7 @@ from .backend import ndarray, xp
 from .errors import BackwardError, OpError, here
 from .grad_mode import enable_grad, no_grad
 from .ledger import ContributionLog
-from .ops.linalg import matmul
+from .ops.linalg import addmm, matmul
 from .ops.shape import cat
 from .state import MODES
 from .tape import GLOBAL_TAPE, RETAINED, retained_for
@@ -155,7 +155,9 @@ def _check_gradient_shape(tensor, shape, opname):
                             f"{tensor.shape}; they must match. At {here()}")
 
 
-_MATMUL = matmul.primitive
+#: Primitives whose right matrix operand's term ``aᵀ g`` the sweep may defer and batch
+#: (`_Sweep.defer_right_operand`): primitive -> position of that operand (the left is just before).
+RIGHT_OPERAND = {matmul.primitive: 1, addmm.primitive: 2}
 
 
 def tape_gradient(tape, target, sources, output_gradient=None):
@@ -229,8 +231,9 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
             g = tuple(g.get(slot) if g.get(slot) is not None else _zeros(o, create_graph)
                       for slot, o in enumerate(rec.out))
         mask = rec.mask
-        if batch and rec.op is _MATMUL and sweep.defer_right_operand(rec, g):
-            mask &= 1                   # the right operand's term is formed later
+        right = RIGHT_OPERAND.get(rec.op) if batch else None
+        if right is not None and sweep.defer_right_operand(rec, g, right):
+            mask &= ~(1 << right)       # the right operand's term is formed later
         cots = input_cotangents(rec, g, create_graph, mask)
         if noted:
             sweep.note(rec, g)
@@ -332,8 +335,9 @@ class _Sweep:
             table[slot] = total if type(total) is ndarray else xp.asarray(total)
             owned.add(key)
 
-    def defer_right_operand(self, rec, g):
-        """Hold back ``b``'s term ``aᵀ g`` of a ``matmul(a, b)`` whose ``b`` is shared.
+    def defer_right_operand(self, rec, g, right):
+        """Hold back ``b``'s term ``aᵀ g`` of a ``matmul(a, b)`` (or ``addmm(c, a, b)``; ``b``
+        is input ``right``) whose ``b`` is shared.
 
         When ``b`` (2-D) is the output of a record -- a weight's transpose
         ``W.T`` taken once before a time loop, used at every step -- the terms
@@ -342,14 +346,14 @@ class _Sweep:
         does, instead of one small product per step.  Returns False (nothing
         deferred) when the case does not apply.
         """
-        if rec.inputs is None or not rec.mask & 2:
+        if rec.inputs is None or not rec.mask >> right & 1 or rec.params.get("alpha", 1) != 1:
             return False
-        a, b = rec.inputs
+        a, b = rec.inputs[right - 1], rec.inputs[right]
         parent = b._record
         data = b._data
         if parent is None or b._slot >= 0 or data.ndim != 2 or g.ndim != 2:
             return False
-        a_data = rec.datas[0]
+        a_data = rec.datas[right - 1]
         if self.create_graph:
             if type(a) not in TENSOR_TYPES:
                 a = Tensor._make(a_data, None, -1)

@@ -299,7 +299,7 @@ TENSOR_METHODS = {
     "squeeze": _same_as(ops.squeeze), "unsqueeze": _same_as(ops.unsqueeze),
     "expand": _same_as(ops.expand), "broadcast_to": _same_as(ops.broadcast_to),
     "split": _same_as(ops.split), "chunk": _same_as(ops.chunk), "unbind": _same_as(ops.unbind),
-    "matmul": ops.matmul, "pow": ops.pow,
+    "matmul": ops.matmul, "addmm": ops.addmm, "pow": ops.pow,
     "exp": _same_as(ops.exp), "log": _same_as(ops.log), "sqrt": _same_as(ops.sqrt),
     "abs": _same_as(ops.abs), "sin": _same_as(ops.sin), "cos": _same_as(ops.cos),
     "tanh": _same_as(ops.tanh), "sigmoid": _same_as(ops.sigmoid), "relu": _same_as(ops.relu),

@@ -16,7 +16,7 @@ gives it a zero gradient).
 import math
 
 import tapegrad
-from tapegrad import sigmoid, split_sizes, tanh
+from tapegrad import addmm, sigmoid, split_sizes, tanh
 from tapegrad.errors import OpError
 
 from .. import functional as F
@@ -28,13 +28,13 @@ NONLINEARITIES = {"tanh": tanh, "relu": tapegrad.relu}
 
 
 def rnn_step(xp, h, w_hh_t, act):
-    """Elman: ``h_t = act(xp_t + h_{t-1} W_hh^T)``."""
-    return act(xp if h is None else xp + h @ w_hh_t)
+    """Elman: ``h_t = act(xp_t + h_{t-1} W_hh^T)`` (sum and product as one ``addmm``)."""
+    return act(xp if h is None else addmm(xp, h, w_hh_t))
 
 
 def lstm_step(xp, h, c, w_hh_t):
     """LSTM, gates i, f, g, o: ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)``."""
-    gates = xp if h is None else xp + h @ w_hh_t
+    gates = xp if h is None else addmm(xp, h, w_hh_t)
     n = gates.shape[1] // 4
     i, f, g, o = split_sizes(gates, sizes=(n, n, n, n), axis=1)
     i = sigmoid(i)
@@ -50,9 +50,7 @@ def gru_step(xp_rz, xp_n, h, w_hh_t, b_hh):
     ``h_t = (1 - z) n + z h_{t-1}``, computed as ``n + z (h_{t-1} - n)``.
     """
     n_hidden = h.shape[1]
-    hp = h @ w_hh_t
-    if b_hh is not None:
-        hp = hp + b_hh
+    hp = h @ w_hh_t if b_hh is None else addmm(b_hh, h, w_hh_t)
     h_rz, h_n = split_sizes(hp, sizes=(2 * n_hidden, n_hidden), axis=1)
     r, z = split_sizes(sigmoid(xp_rz + h_rz), sizes=(n_hidden, n_hidden), axis=1)
     n = tanh(xp_n + r * h_n)

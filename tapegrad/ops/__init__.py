@@ -6,7 +6,7 @@ from .elementwise import (abs, add, cast, clip, cos, div, elu, eq, exp, ge, gt, 
                           le, leaky_relu, log, logical_and, logical_not, logical_or, lt, maximum,
                           minimum, mul, ne, neg, pow, relu, sigmoid, sign, sin, softplus, sqrt,
                           sub, tanh, where)
-from .linalg import matmul
+from .linalg import addmm, matmul
 from .math import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, ceil, cosh, expm1,
                    floor, hypot, log1p, log2, log10, logaddexp, reciprocal, remainder, round, sinh,
                    square, tan)
@@ -57,6 +57,7 @@ __all__ = [
     "acos",
     "acosh",
     "add",
+    "addmm",
     "amax",
     "amin",
     "arccos",

@@ -1,4 +1,5 @@
-"""``matmul``: vectors, matrices and batches of matrices, with NumPy's broadcasting."""
+"""``matmul``: vectors, matrices and batches of matrices, with NumPy's broadcasting;
+``addmm``: a matrix product plus a term, as one recorded operation."""
 
 from ..backend import xp
 from ..primitive import primitive
@@ -55,3 +56,60 @@ def _(g, out, a, b, needs):
     if needs[1]:
         gb = a.swapaxes(-1, -2) @ g
     return ga, gb
+
+
+def _addmm_sampler(draw, s, dtype):
+    n, k, m = (draw(s.st.integers(1, s.MAX_SIDE)) for _ in range(3))
+    term_shape = draw(s.st.sampled_from([(n, m), (m,), (1, m), (n, 1), ()]))
+    params = draw(s.st.sampled_from([{}, {"beta": 0.5, "alpha": -2.0}]))
+    arrays = tuple(draw(s.array(dtype, shape=sh)) for sh in (term_shape, (n, k), (k, m)))
+    return arrays, params
+
+
+def _addmm_reference(input, mat1, mat2, beta=1, alpha=1):
+    return beta * input + alpha * ref.matrix_product(mat1, mat2)
+
+
+def _explain_addmm(exc, input, mat1, mat2, beta=1, alpha=1):
+    if getattr(mat1, "ndim", 0) != 2 or getattr(mat2, "ndim", 0) != 2:
+        return (f"addmm multiplies two matrices; got operands of {getattr(mat1, 'ndim', 0)} and "
+                f"{getattr(mat2, 'ndim', 0)} dimensions. Fix: use input + matmul(a, b) for "
+                f"vectors and batches.")
+    if mat1.shape[1] != mat2.shape[0]:
+        return _explain_matmul(exc, mat1, mat2)
+    return (f"the added term of shape {getattr(input, 'shape', ())} does not broadcast to the "
+            f"product's shape {(mat1.shape[0], mat2.shape[1])}. Fix: give it that shape, or one "
+            f"that broadcasts to it such as ({mat2.shape[1]},).")
+
+
+@primitive(sampler=_addmm_sampler, reference=_addmm_reference, explain=_explain_addmm,
+           saves=("inputs",))
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat1 @ mat2)`` for matrices, as one recorded operation.
+
+    PyTorch's ``addmm``: ``input`` broadcasts to the product's shape (a bias
+    row, say).  A recurrent step's ``x_t W_ih^T + h W_hh^T`` is one record
+    instead of two, and one array instead of two.
+    """
+    if mat1.ndim != 2 or mat2.ndim != 2:
+        raise ValueError("addmm needs 2-D operands")
+    out = xp.matmul(mat1, mat2)
+    if alpha != 1:
+        out *= alpha
+    term = input if beta == 1 else beta * input
+    if getattr(term, "dtype", None) == out.dtype:
+        xp.add(out, term, out=out)        # a fresh array: add in place (a term that does not
+        return out                        # broadcast to its shape raises)
+    total = out + term
+    if total.shape != out.shape:
+        raise ValueError("the term does not broadcast to the product's shape")
+    return total
+
+
+@addmm.defvjp
+def _(g, out, input, mat1, mat2, needs, beta=1, alpha=1):
+    ga = g if beta == 1 else beta * g     # the engine sums it to input's shape
+    gg = g if alpha == 1 else alpha * g
+    g1 = gg @ mat2.swapaxes(-1, -2) if needs[1] else None
+    g2 = mat1.swapaxes(-1, -2) @ gg if needs[2] else None
+    return (ga if needs[0] else None), g1, g2

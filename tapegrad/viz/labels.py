@@ -78,8 +78,11 @@ def input_attrs(leaf):
 
 
 def op_text(node):
-    """``h @ W_hh``-style text: the operation with the names of its leaf operands."""
+    """``h @ W_hh``-style text: the operation with the names of its leaf operands
+    (``addmm(c, a, b)`` as ``c + a @ b``)."""
     names = [operand(node, i) for i in range(len(node.sources))]
+    if node.name == "addmm" and len(names) == 3:       # c + a @ b, unnamed operands left out
+        return " ".join(x for x in (names[0], "+", names[1], "@", names[2]) if x)
     sym = INFIX.get(node.name)
     if sym and len(names) == 2:
         if names[0] is None and names[1] is None:

@@ -58,7 +58,7 @@ def test_page_loads_hover_shows_facts_click_highlights_uses(browser, page):
     lit = browser.execute_script(
         "return Array.from(document.querySelectorAll('g.node.lit')).map(g => g.dataset.id)")
     uses = drawing.uses("weight_hh_l0")
-    assert uses == ["op_6_matmul", "op_9_matmul"]           # t=1 has no recurrent product
+    assert uses == ["op_6_addmm", "op_8_addmm"]             # t=1 has no recurrent product
     terms = ["rail_rnn_weight_hh_l0_t1", "rail_rnn_weight_hh_l0_t2", "rail_rnn_weight_hh_l0_t3"]
     assert sorted(lit) == sorted(uses + terms + ["param_rnn_weight_hh_l0"])
 
