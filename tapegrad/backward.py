@@ -242,8 +242,10 @@ def _sweep(roots, *, retain_graph, create_graph, capture=None, records=None, led
             if mask >> k & 1:
                 c = cots[k]
                 parent = a._record
-                if parent is None or a._slot >= 0 or create_graph:
-                    sweep.add_to(a, c, rec)
+                if parent is None:
+                    sweep.add_leaf(a, c, rec)
+                elif a._slot >= 0 or create_graph:
+                    sweep.add(parent, a._slot, c)
                 else:                   # the common case, inline: a single-output parent
                     prev = table.get(parent)
                     if prev is None:
@@ -310,16 +312,10 @@ class _Sweep:
             self._add(slots, self.owned, (rec, slot), g, key_in_table=slot)
 
     def add_leaf(self, leaf, g, rec):
+        """Add ``g`` into the gradient of ``leaf`` (an input of ``rec``; None for a root)."""
         if self.ledger is not None and rec is not None:
             self.ledger.add(leaf, rec, g)
         self._add(self.leaf_grads, self.leaf_owned, leaf, g)
-
-    def add_to(self, a, c, rec):
-        """Add cotangent ``c`` for input tensor ``a`` of record ``rec``."""
-        if a._record is None:
-            self.add_leaf(a, c, rec)
-        else:
-            self.add(a._record, a._slot, c)
 
     def _add(self, table, owned, key, g, key_in_table=None):
         slot = key if key_in_table is None else key_in_table

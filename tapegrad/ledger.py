@@ -2,7 +2,8 @@
 
 Each time a consuming operation adds into a leaf's gradient during backward,
 the ledger notes the operation (tape index, name, scope path, time step, source
-line) and the contribution's norm -- and the array itself when asked.  The
+line) and the contribution's norm (a tiny contribution's norm is worked out when
+read) -- and the array itself when asked.  The
 entries of a leaf sum to its ``.grad``: this is what the graph renderer's
 gradient rail draws for a weight shared across time steps.
 
@@ -14,7 +15,7 @@ current pass), so many accumulating passes cost the same per pass.
 import math
 import weakref
 
-from .backend import xp
+from .backend import ndarray, xp
 from .errors import format_site
 from .tape import innermost_step, scope_path
 
@@ -30,6 +31,8 @@ class Contribution:
         self._scope = scope
         self._code = code
         self._lasti = lasti
+        if type(norm) is ndarray:       # a small contribution, kept to be normed when read
+            norm = _norm(norm)
         self.norm = norm                # Frobenius norm of the contribution
         self.value = value              # the contribution array, when kept (else None)
 
@@ -59,6 +62,15 @@ _LEDGERS = {}   # id(leaf) -> (weak reference to the leaf, entries in tape order
 
 #: Most entries kept per leaf before the earlier passes' entries are folded into one.
 MAX_ENTRIES = 4096
+
+#: A contribution of at most this many elements is kept (at most ``MAX_ENTRIES`` of them per
+#: leaf: about 2 MiB) and normed only when read: for tiny arrays the norm would cost more
+#: than the operation that made them.  Larger ones are normed during backward.
+NORM_WHEN_READ = 32
+
+
+def _norm(a):
+    return math.sqrt(xp.vdot(a, a))
 
 
 class _Earlier:
@@ -95,7 +107,10 @@ class ContributionLog:
         self.entries = {}
 
     def add(self, leaf, rec, c):
-        norm = math.sqrt(xp.vdot(c, c))
+        if c.size > NORM_WHEN_READ:
+            norm = _norm(c)
+        else:                                   # a view would keep its (maybe large) base
+            norm = c if c.base is None else c.copy()
         value = None
         if self.keep:
             value = xp.array(c, copy=True)
@@ -125,6 +140,6 @@ class ContributionLog:
             prev.extend(entries)
         else:
             earlier = leaf.grad._data
-            prev[:] = [(-1, _EARLIER, (), None, 0, math.sqrt(xp.vdot(earlier, earlier)),
+            prev[:] = [(-1, _EARLIER, (), None, 0, _norm(earlier),
                         earlier if self.keep else None)]
             prev.extend(entries)

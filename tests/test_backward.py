@@ -4,6 +4,7 @@ import pytest
 from sites import next_line_site
 
 import tapegrad as tg
+from tapegrad.ledger import _entries
 
 F64 = numpy.float64
 
@@ -25,6 +26,26 @@ def test_a_shared_weight_gets_the_sum_of_its_uses_at_every_step():
     numpy.testing.assert_allclose(W.grad.numpy(), expected, rtol=1e-14)
     uses = tg.contributions(W)
     assert len(uses) == 6 and all(c.op == "matmul" for c in uses)
+
+
+@pytest.mark.parametrize("size", [3, 200])      # normed when read / during backward
+def test_each_contributions_norm_is_the_norm_of_its_term(size):
+    rng = numpy.random.default_rng(1)
+    W = leaf(rng.standard_normal(size))
+    xs = rng.standard_normal((4, size))
+    (sum((W * tg.tensor(x)).sum() * (k + 1) for k, x in enumerate(xs))).backward()
+    norms = [c.norm for c in tg.contributions(W)]
+    expected = [numpy.linalg.norm(x * (k + 1)) for k, x in enumerate(xs)]
+    numpy.testing.assert_allclose(norms, expected, rtol=1e-14)
+
+
+def test_a_small_contribution_kept_for_its_norm_is_its_own_array_not_a_view():
+    """A view would keep its base -- maybe a large cotangent -- alive in the ledger."""
+    W = leaf([1.0, 2.0, 3.0])
+    (W.reshape(1, 3) * tg.tensor(numpy.ones((1000, 3)))).sum().backward()
+    (kept,) = [entry[5] for entry in _entries(W)]   # reshape's vjp returns a view
+    assert kept.base is None
+    assert tg.contributions(W)[0].norm == pytest.approx(1000 * 3 ** 0.5, rel=1e-14)
 
 
 def test_a_reused_non_leaf_sums_its_contributions():
