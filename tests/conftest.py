@@ -13,7 +13,9 @@ DOT_INSTALL_HINT = (
     "or 'conda install -c conda-forge graphviz'"
 )
 
-settings.register_profile("ci", derandomize=True, deadline=None, max_examples=60)
+# The same number of examples in both: CI draws them from a fixed seed (a failure there is
+# reproducible), a developer's runs draw new ones each time (coverage grows run by run).
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40)
 settings.register_profile("dev", deadline=None, max_examples=40)
 
 
