@@ -100,9 +100,25 @@ def index_add(g, *, index, shape):
     z = xp.zeros(shape, dtype=g.dtype)
     if _is_basic(index):
         z[index] = g
+    elif type(index) is xp.ndarray and index.dtype.kind in "iu" and index.size:
+        _add_rows(z, index, g)
     else:
         xp.add.at(z, index, g)
     return z
+
+
+def _add_rows(z, index, g):
+    """``z[index] += g`` for an integer array picking rows (an embedding lookup's gradient):
+    the rows sorted by index and each run summed by one ``reduceat``, several times
+    faster than ``numpy.add.at``."""
+    flat = index.ravel()
+    if flat.dtype.kind == "i":
+        flat = xp.where(flat < 0, flat + z.shape[0], flat)
+    rows = g.reshape((flat.size,) + z.shape[1:])
+    order = xp.argsort(flat, kind="stable")
+    picked = flat[order]
+    starts = xp.flatnonzero(xp.concatenate(([True], picked[1:] != picked[:-1])))
+    z[picked[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
 
 
 @index_add.defvjp
