@@ -100,25 +100,34 @@ def index_add(g, *, index, shape):
     z = xp.zeros(shape, dtype=g.dtype)
     if _is_basic(index):
         z[index] = g
-    elif type(index) is xp.ndarray and index.dtype.kind in "iu" and index.size:
-        _add_rows(z, index, g)
+    elif _integer_arrays(index):
+        _add_rows(z, index if type(index) is tuple else (index,), g)
     else:
         xp.add.at(z, index, g)
     return z
 
 
+def _integer_arrays(index):
+    """True for an index of integer arrays only (one, or a tuple): it picks whole rows."""
+    parts = index if type(index) is tuple else (index,)
+    return bool(parts) and builtins.all(type(p) is xp.ndarray and p.dtype.kind in "iu"
+                                        and p.size for p in parts)
+
+
 def _add_rows(z, index, g):
-    """``z[index] += g`` for an integer array picking rows (an embedding lookup's gradient):
-    the rows sorted by index and each run summed by one ``reduceat``, several times
-    faster than ``numpy.add.at``."""
-    flat = index.ravel()
-    if flat.dtype.kind == "i":
-        flat = xp.where(flat < 0, flat + z.shape[0], flat)
-    rows = g.reshape((flat.size,) + z.shape[1:])
+    """``z[index] += g`` for a tuple of integer arrays (an embedding lookup's gradient, a
+    cross-entropy's picked logits): the picked rows sorted by position and each run of
+    repeats summed by one ``reduceat``, several times faster than ``numpy.add.at``."""
+    lead = z.shape[:len(index)]
+    picks = [xp.where(p < 0, p + n, p) if p.dtype.kind == "i" else p
+             for p, n in zip(xp.broadcast_arrays(*index), lead)]
+    flat = xp.ravel_multi_index(tuple(p.ravel() for p in picks), lead)
+    rows = g.reshape((flat.size,) + z.shape[len(index):])
     order = xp.argsort(flat, kind="stable")
     picked = flat[order]
     starts = xp.flatnonzero(xp.concatenate(([True], picked[1:] != picked[:-1])))
-    z[picked[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
+    table = z.reshape((-1,) + z.shape[len(index):])      # a view: z is fresh and contiguous
+    table[picked[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
 
 
 @index_add.defvjp
