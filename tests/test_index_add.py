@@ -1,7 +1,8 @@
 """``index_add`` with integer-array indices (the gradient of an embedding lookup or of a
 cross-entropy's picked logits) adds repeated positions up, as ``numpy.add.at`` does."""
 import numpy
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tapegrad as tg
