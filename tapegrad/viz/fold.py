@@ -19,6 +19,11 @@ from .steps import step_range
 #: Width (inches) a row of steps may take: the picture stays readable at page width.
 ROW_WIDTH = 14.0
 NODESEP = 0.18
+#: An anchor's width as a share of its column's estimated width.  The estimate (the widest
+#: layer) runs up to 40% over what Graphviz draws, which often spreads that layer over two
+#: ranks, and the anchor sits under the column's first box, not its middle: an anchor as wide
+#: as the estimate stuck out of its column and widened the whole drawing by up to 130 pt.
+ANCHOR_SHARE = 0.5
 
 
 class Column:
@@ -359,12 +364,12 @@ def arrange(dot, view, rail_edges=(), sums=()):
     for tail, head in links:
         fed.add(head)
         tops[inside[tail].anchor].discard(tail)
-    dot.comment("invisible: each column's anchor, as wide as the column, below its first boxes "
-                "(outside the clusters: Graphviz keeps the left-to-right order of flat edges "
-                "only there, and a wide anchor holds its column above it)")
+    dot.comment("invisible: each column's anchor, half as wide as the column, below its first "
+                "boxes (outside the clusters: Graphviz keeps the left-to-right order of flat "
+                "edges only there, and a wide anchor holds its column above it)")
     for c in columns:
         dot.node(c.anchor, shape="box", style="invis", label="", height="0.02",
-                 width=f"{column_width(c, dot.widths, links):.2f}")
+                 width=f"{ANCHOR_SHARE * column_width(c, dot.widths, links):.2f}")
     for c in columns:
         for node_id in [i for i, _ in c.inputs] + [b.id for b in c.boxes] + c.extra:
             if node_id not in fed:
