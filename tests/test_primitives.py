@@ -79,6 +79,16 @@ def _(g, out, x):
     return g * 3.3 * x * x
 
 
+@tapegrad.primitive(sampler=_one_input, reference=lambda x: x ** 3)
+def cut_cube(x):
+    return x * x * x
+
+
+@cut_cube.defvjp
+def _(g, out, x):
+    return g * (3 * numpy.asarray(x) ** 2)  # right first derivative, x cut off from the tape
+
+
 @tapegrad.primitive(sampler=_one_input, reference=lambda x: 2 * x)
 def upcasting_double(x):
     return x * numpy.float64(2.0)      # float32 in, float64 out: a silent upcast
@@ -108,6 +118,13 @@ def test_check_primitive_passes_a_correct_user_primitive(dtype):
 def test_check_primitive_catches_a_wrong_vjp(dtype):
     with pytest.raises(tapegrad.GradcheckError, match="bad_cube at"):
         check_primitive(bad_cube, dtype)()
+
+
+def test_check_primitive_catches_a_wrong_second_derivative():
+    """The second-order check goes along random directions: a vjp cut off from the tape
+    (its own derivative lost) still fails it."""
+    with pytest.raises(tapegrad.GradcheckError, match="gradgradcheck"):
+        check_primitive(cut_cube, numpy.float64)()
 
 
 def test_check_primitive_catches_a_silent_upcast():

@@ -39,7 +39,9 @@ def test_the_lean_primitives_include_the_recurrent_hot_path():
 @pytest.mark.parametrize("name", LEAN)
 def test_a_lean_primitive_differentiates_with_its_unsaved_values_dropped(name, drop_everything):
     """Inputs are intermediates (so they can be dropped); gradients and second derivatives
-    must still match finite differences, so the vjp really reads nothing it did not save."""
+    must still match finite differences, so the vjp really reads nothing it did not save.
+    (Second derivatives along random directions, as in the registry's tests: a vjp that
+    reads a dropped value fails either way.)"""
     prim = tapegrad.REGISTRY[name]
 
     @st.composite
@@ -62,7 +64,7 @@ def test_a_lean_primitive_differentiates_with_its_unsaved_values_dropped(name, d
 
         tapegrad.gradcheck(func, tuple(leaves))
         if prim.twice:
-            tapegrad.gradgradcheck(func, tuple(leaves))
+            tapegrad.gradgradcheck(func, tuple(leaves), fast_mode=True)
     check()
 
 
