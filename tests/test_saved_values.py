@@ -12,7 +12,7 @@ import weakref
 
 import numpy
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tapegrad
@@ -22,6 +22,10 @@ primitive_module = importlib.import_module("tapegrad.primitive")
 
 LEAN = sorted(name for name, prim in tapegrad.REGISTRY.items()
               if len(prim.saves) < 2 and prim.sampler is not None)
+#: Cases per lean primitive (a third of the profile's): whether a vjp reads a dropped value
+#: depends on the code path its shapes and parameters take, not on the values, which the
+#: registry's tests check with the full count from the same samplers.
+LEAN_EXAMPLES = 20
 
 
 @pytest.fixture
@@ -48,6 +52,7 @@ def test_a_lean_primitive_differentiates_with_its_unsaved_values_dropped(name, d
     def cases(draw):
         return prim.sampler(draw, s, numpy.dtype(numpy.float64))
 
+    @settings(max_examples=LEAN_EXAMPLES)
     @given(cases())
     def check(case):
         args, params = case
