@@ -22,7 +22,7 @@ primitive_module = importlib.import_module("tapegrad.primitive")
 
 LEAN = sorted(name for name, prim in tapegrad.REGISTRY.items()
               if len(prim.saves) < 2 and prim.sampler is not None)
-#: Cases per lean primitive (a third of the profile's): whether a vjp reads a dropped value
+#: Cases per lean primitive (half the CI profile's 40): whether a vjp reads a dropped value
 #: depends on the code path its shapes and parameters take, not on the values, which the
 #: registry's tests check with the full count from the same samplers.
 LEAN_EXAMPLES = 20
