@@ -211,7 +211,7 @@ def build_parser():
                      help="characters per truncated-BPTT chunk (default: %(default)s)")
     cli.add_argument("--batch", type=int, default=64,
                      help="parallel streams per update (default: %(default)s)")
-    cli.add_argument("--lr", type=float, default=1e-2,
+    cli.add_argument("--lr", type=float, default=1.4e-2,
                      help="peak Adam learning rate (default: %(default)s)")
     cli.add_argument("--warmup", type=float, default=0.02,
                      help="fraction of the run spent warming the learning rate up; it then "
