@@ -59,10 +59,12 @@ class Primitive:
         # built-in primitives are trusted not to write into their arguments; a
         # user primitive (tapegrad.nn's included) gets read-only arrays (forward and vjp)
         self.trusted = is_built_in(forward)
-        bad = set(saves) - {"inputs", "out"}
+        bad = [v for v in saves if v not in ("inputs", "out")
+               and not (type(v) is int and v >= 0)]
         if bad:
             raise OpError(f"primitive {name}: saves= names what the vjp reads, a tuple of "
-                          f"'inputs' and/or 'out'; got {sorted(bad)}.")
+                          f"'inputs' (all of them) or input positions (0, 1, ...) and/or "
+                          f"'out'; got {bad}.")
         self.saves = tuple(saves)   # the values the vjp reads besides g (see _drop_unsaved)
 
     def __call__(self, *args, **params):
@@ -93,7 +95,8 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
     ``defvjp`` decorator attribute and the definition as ``.primitive``.
     ``saves`` says which values the vjp reads besides ``g``: ``"inputs"``,
     ``"out"``, both (the default) or neither (``()``, e.g. for add, whose vjp
-    needs only shapes).  Outside ``with Tape()`` the record keeps only those
+    needs only shapes); input positions instead of ``"inputs"`` name only
+    those inputs (``addmm`` saves ``(1, 2)``: not the added term).  Outside ``with Tape()`` the record keeps only those
     (for arrays of at least ``DROP_MIN_SIZE`` elements; the others become
     placeholders with their shape and dtype), so backward does not hold on to
     memory it never reads.
@@ -114,7 +117,7 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
     internal = INTERNAL_FILES
 
     max_args = sys.maxsize if n_inputs is None else n_inputs
-    lean = len(prim.saves) < 2       # some saved value can be dropped
+    lean = not {"inputs", "out"} <= set(prim.saves)     # some saved value can be dropped
 
     @functools.wraps(forward)
     def call(*args, **params):
@@ -266,7 +269,7 @@ def _drop_unsaved(rec, saves):
         inputs = list(rec.inputs)
         datas = list(rec.datas)
         for i, a in enumerate(inputs):
-            if type(a) in TENSOR_TYPES and a._record is not None \
+            if i not in saves and type(a) in TENSOR_TYPES and a._record is not None \
                     and a._data.size >= DROP_MIN_SIZE:
                 stand_in = Tensor._make(_placeholder(a._data), a._record, a._slot)
                 inputs[i] = stand_in

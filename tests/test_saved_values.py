@@ -21,7 +21,7 @@ from tapegrad import testing as s
 primitive_module = importlib.import_module("tapegrad.primitive")
 
 LEAN = sorted(name for name, prim in tapegrad.REGISTRY.items()
-              if len(prim.saves) < 2 and prim.sampler is not None)
+              if not {"inputs", "out"} <= set(prim.saves) and prim.sampler is not None)
 #: Cases per lean primitive (half the CI profile's 40): whether a vjp reads a dropped value
 #: depends on the code path its shapes and parameters take, not on the values, which the
 #: registry's tests check with the full count from the same samplers.
@@ -35,9 +35,20 @@ def drop_everything(monkeypatch):
 
 
 def test_the_lean_primitives_include_the_recurrent_hot_path():
-    assert {"add", "sub", "tanh", "sigmoid", "split_sizes", "unbind", "stack"} <= set(LEAN)
+    assert {"add", "sub", "tanh", "sigmoid", "split_sizes", "unbind", "stack",
+            "addmm"} <= set(LEAN)
     assert tapegrad.REGISTRY["mul"].saves == ("inputs",)
     assert tapegrad.REGISTRY["tanh"].saves == ("out",)
+    assert tapegrad.REGISTRY["addmm"].saves == (1, 2)     # not the added term
+
+
+def test_input_positions_in_saves_keep_only_those_inputs(drop_everything):
+    term = tapegrad.tensor(numpy.ones((3, 2)), requires_grad=True) * 2.0
+    a = tapegrad.tensor(numpy.ones((3, 4)), requires_grad=True) * 2.0
+    b = tapegrad.tensor(numpy.ones((4, 2)), requires_grad=True) * 2.0
+    rec = tapegrad.addmm(term, a, b).grad_fn
+    assert rec.inputs[0] is not term and rec.datas[0].strides == (0, 0)   # a stand-in
+    assert rec.inputs[1] is a and rec.inputs[2] is b
 
 
 @pytest.mark.parametrize("name", LEAN)
@@ -150,6 +161,7 @@ def test_a_dropped_input_keeps_its_shape_and_dtype_for_printing_and_drawing():
     assert stand_in._data.strides == (0,)        # no memory behind it
 
 
-def test_saves_names_only_inputs_and_out():
+@pytest.mark.parametrize("saves", [("input",), (-1,), (1.0,)])
+def test_saves_names_only_inputs_positions_and_out(saves):
     with pytest.raises(tapegrad.OpError, match="saves= names what the vjp reads"):
-        tapegrad.primitive(lambda x: x, name="bogus_saves", saves=("input",))
+        tapegrad.primitive(lambda x: x, name="bogus_saves", saves=saves)

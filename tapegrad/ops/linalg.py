@@ -83,7 +83,7 @@ def _explain_addmm(exc, input, mat1, mat2, beta=1, alpha=1):
 
 
 @primitive(sampler=_addmm_sampler, reference=_addmm_reference, explain=_explain_addmm,
-           saves=("inputs",))
+           saves=(1, 2))
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)`` for matrices, as one recorded operation.
 
