@@ -96,10 +96,10 @@ def primitive(forward=None, *, name=None, multi=False, sampler=None, reference=N
     ``saves`` says which values the vjp reads besides ``g``: ``"inputs"``,
     ``"out"``, both (the default) or neither (``()``, e.g. for add, whose vjp
     needs only shapes); input positions instead of ``"inputs"`` name only
-    those inputs (``addmm`` saves ``(1, 2)``: not the added term).  Outside ``with Tape()`` the record keeps only those
-    (for arrays of at least ``DROP_MIN_SIZE`` elements; the others become
-    placeholders with their shape and dtype), so backward does not hold on to
-    memory it never reads.
+    those inputs (``addmm`` saves ``(1, 2)``: not the added term).  Outside
+    ``with Tape()`` the record keeps only those (for arrays of at least
+    ``DROP_MIN_SIZE`` elements; the others become placeholders with their
+    shape and dtype), so backward does not hold on to memory it never reads.
     """
     if forward is None:
         return functools.partial(primitive, name=name, multi=multi, sampler=sampler,
@@ -252,7 +252,8 @@ def _own_constants(args, datas):
 def _drop_unsaved(rec, saves):
     """Let the record keep only what its vjp reads (``saves``); shapes and dtypes stay.
 
-    An unsaved output becomes a placeholder; an unsaved intermediate input is
+    An unsaved output becomes a placeholder; an unsaved intermediate input
+    (every input unless ``"inputs"`` or its position is in ``saves``) is
     replaced by a stand-in tensor (same record, slot and shape; placeholder
     data), so the tape no longer keeps that array alive.  Leaves are kept:
     they are alive anyway, and gradients are routed to them by identity.
