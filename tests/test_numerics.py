@@ -1,5 +1,7 @@
 """Numerical edge cases with no silent wrong answer: float16 reductions, NaN at kinks,
 complex operands, empty sequences."""
+import warnings
+
 import numpy
 import pytest
 
@@ -104,3 +106,26 @@ def test_a_recurrent_layer_on_a_length_0_sequence_names_module_and_shape(cls, kw
     with pytest.raises(tg.OpError, match=rf"{cls.__name__}\(3, 4.*input of shape "
                                          rf"\({shape[0]}, {shape[1]}.*sequence length 0"):
         layer(tg.zeros(shape))
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_sigmoid_keeps_relative_accuracy_in_the_negative_tail_without_warnings(dtype):
+    # 0.5 + 0.5 tanh(x / 2) rounds sigmoid(-20) to 0 in float32 (true value 2.06e-9),
+    # and a naive exp(-x) warns of overflow at x = -200; neither may happen.
+    points = numpy.array([-200.0, -60.0, -20.0, -3.0, 0.0, 3.0, 20.0, 200.0])
+    x = tg.tensor(points.astype(dtype), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = tg.sigmoid(x)
+        y.sum().backward()
+    exact = numpy.exp(-numpy.logaddexp(0.0, -points))        # float64, stable both ways
+    tiny, eps = numpy.finfo(dtype).tiny, numpy.finfo(dtype).eps
+    normal = exact >= tiny                  # below the smallest normal number 0 is the answer
+    numpy.testing.assert_allclose(y.data[normal], exact[normal], rtol=4 * eps)
+    assert (y.data[~normal] >= 0).all() and (y.data[~normal] < tiny).all()
+    # The slope out * (1 - out): relative accuracy where out is small (x <= 0); for
+    # x > 0, 1 - out cancels (as in every framework), so there it is exact to eps absolute.
+    slope = exact * (1 - exact)
+    left = normal & (points <= 0)
+    numpy.testing.assert_allclose(x.grad.data[left], slope[left], rtol=8 * eps)
+    numpy.testing.assert_allclose(x.grad.data[points > 0], slope[points > 0], rtol=0, atol=2 * eps)

@@ -189,8 +189,15 @@ def _(g, out, x):
 @primitive(sampler=_ew(1), reference=ref.scalar_map(lambda x: 1.0 / (1.0 + math.exp(-x))),
            saves=("out",))
 def sigmoid(x):
-    """Logistic function, computed as 0.5 + 0.5 tanh(x / 2): never overflows."""
-    return 0.5 + 0.5 * xp.tanh(0.5 * x)
+    """Logistic function ``1 / (1 + exp(-x))``.
+
+    Accurate to the last bits in the far negative tail, where ``0.5 + 0.5 tanh(x / 2)``
+    rounds to 0 (float32 at x = -20), and faster than tanh; where ``exp(-x)``
+    overflows to inf the result is its limit, 0, without a warning.
+    """
+    with xp.errstate(over="ignore"):
+        e = xp.exp(xp.multiply(x, -1.0))
+    return 1.0 / (1.0 + e)
 
 
 @sigmoid.defvjp
