@@ -4,7 +4,7 @@
 time budget.  This script trains the same model (embedding, one LSTM layer,
 linear head) with the same recipe on PyTorch: the demo's split (first 90% of
 the text), its streams and per-epoch chunk offsets, its Adam warm-up and
-cosine decay tied to the time spent training, its clipping, and its held-out
+linear decay tied to the time spent training, its clipping, and its held-out
 score over the whole last 10% (computed by the demo's own functions).  Sizes
 and rates default to the demo's defaults, so the two commands compare the
 frameworks, not the recipes.  Only training time counts against the budget,

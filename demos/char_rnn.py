@@ -96,7 +96,7 @@ class Vocabulary:
 class CharModel(nn.Module):
     """Embedding -> recurrent layers (rnn, lstm or gru) -> dropout -> linear to logits."""
 
-    def __init__(self, vocab_size, cell="lstm", embed=64, hidden=128, layers=1, dropout=0.0):
+    def __init__(self, vocab_size, cell="lstm", embed=64, hidden=192, layers=1, dropout=0.0):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed)
         self.rnn = RECURRENT[cell](embed, hidden, num_layers=layers, dropout=dropout)
@@ -110,11 +110,15 @@ class CharModel(nn.Module):
 
 
 def learning_rate(peak, progress_fraction, warmup):
-    """Linear warm-up over the first ``warmup`` of the run, then cosine decay to zero at its end."""
+    """Linear warm-up over the first ``warmup`` of the run, then linear decay to zero at its end.
+
+    A straight line to zero beat a cosine to zero in every paired 120-second run
+    (three seeds, 0.004 to 0.039 bits per character lower; see the demo's docs page).
+    """
     p = min(max(progress_fraction, 0.0), 1.0)
     if p < warmup:
         return peak * (p + 1e-3) / warmup
-    return peak * 0.5 * (1.0 + math.cos(math.pi * (p - warmup) / (1.0 - warmup)))
+    return peak * (1.0 - p) / (1.0 - warmup)
 
 
 # --------------------------------------------------------------- streams
@@ -202,7 +206,7 @@ def build_parser():
     cli.add_argument("--cell", choices=sorted(RECURRENT), default="lstm",
                      help="recurrent cell (default: %(default)s)")
     cli.add_argument("--layers", type=int, default=1, help="recurrent layers (default: %(default)s)")
-    cli.add_argument("--hidden", type=int, default=128, help="hidden units (default: %(default)s)")
+    cli.add_argument("--hidden", type=int, default=192, help="hidden units (default: %(default)s)")
     cli.add_argument("--embed", type=int, default=64,
                      help="character embedding size (default: %(default)s)")
     cli.add_argument("--dropout", type=float, default=0.0,
@@ -215,7 +219,7 @@ def build_parser():
                      help="peak Adam learning rate (default: %(default)s)")
     cli.add_argument("--warmup", type=float, default=0.02,
                      help="fraction of the run spent warming the learning rate up; it then "
-                          "decays to zero at the end (cosine) (default: %(default)s)")
+                          "decays linearly to zero at the end (default: %(default)s)")
     cli.add_argument("--clip", type=float, default=5.0,
                      help="gradient-norm clipping threshold (default: %(default)s)")
     cli.add_argument("--time-limit", type=float, default=120.0,

@@ -112,12 +112,14 @@ def test_batched_held_out_score_equals_one_stream_when_the_context_covers_the_te
     assert cold != pytest.approx(one, rel=1e-7)      # without context the pieces start cold
 
 
-def test_learning_rate_warms_up_then_decays_to_zero_at_the_end():
+def test_learning_rate_warms_up_then_decays_linearly_to_zero_at_the_end():
     lrs = [char_rnn.learning_rate(1.0, p, warmup=0.1) for p in np.linspace(0, 1, 101)]
     peak = int(np.argmax(lrs))
     assert lrs[0] < 0.05 and lrs[peak] == pytest.approx(1.0, abs=0.02) and peak == 10
     assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))
     assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    # a straight line: a quarter of the way down is 3/4 of the peak (a cosine is at 0.85)
+    assert char_rnn.learning_rate(1.0, 0.1 + 0.25 * 0.9, warmup=0.1) == pytest.approx(0.75)
 
 
 def test_the_default_corpus_is_a_fixed_ascii_selection_of_the_standard_library():
