@@ -175,8 +175,13 @@ def render(graph, opts):
                 p, norms[p], _cell_for_param(p, cells), scale))
         else:
             dot.node(p.id, label=param_label(p), fillcolor=PARAM_FILL, peripheries="2")
+    group_of = {}
+    for gid, leaves in per_step_inputs(graph, node_of).items():
+        group_of.update((leaf, gid) for leaf in leaves)
+        dot.node(gid, **per_step_input_attrs(leaves))
     for leaf in graph.inputs:
-        dot.node(leaf.id, **input_attrs(leaf))
+        if leaf not in group_of:
+            dot.node(leaf.id, **input_attrs(leaf))
     for op in outside:
         dot.node(op.id, label=op_label(op, opts.show, op is graph.root))
     for c in cells:
@@ -203,7 +208,7 @@ def render(graph, opts):
                 if recurrent:
                     sent_from.setdefault(key, set()).add(src.step)
             elif isinstance(src, Leaf):
-                key = (src.id, head.id, "use" if src.is_param else False)
+                key = (group_of.get(src, src.id), head.id, "use" if src.is_param else False)
             else:
                 continue
             edges[key] = edges.get(key, 0) + 1
@@ -224,6 +229,46 @@ def render(graph, opts):
             inside = tail in cell_ids and head in cell_ids
             dot.edge(tail, head, label=None if inside else many or None)
     return dot
+
+
+def per_step_inputs(graph, node_of):
+    """{node id: input leaves} for inputs that feed one drawn operation at one step each.
+
+    A loop that indexes its sequence at each step (``x[t]`` of a tensor that
+    does not require grad) makes a new input leaf per step; rolled, they all
+    feed the one drawn cell, so they are drawn as one node standing for the
+    sequence instead of a row of one node per step.  The input of a step the
+    cell does not show (t=1 without a recurrent product) joins its group.
+    """
+    groups, hidden = {}, []
+    for leaf in graph.inputs:
+        readers = leaf.consumers
+        if not readers or any(op.step_key is None for op in readers):
+            continue
+        drawn = [(node_of(op), i) for op in readers for i, src in enumerate(op.sources)
+                 if src is leaf]
+        if all(rep is None for rep, _ in drawn):
+            hidden.append(leaf)
+        elif all(rep is not None for rep, _ in drawn):
+            key = (frozenset((rep.id, i) for rep, i in drawn), leaf.shape)
+            groups.setdefault(key, []).append(leaf)
+    groups = {key: leaves for key, leaves in groups.items() if len(leaves) > 1}
+    for leaf in hidden:
+        family = {op.family for op in leaf.consumers}
+        homes = [leaves for leaves in groups.values() if leaves[0].shape == leaf.shape
+                 and {op.family for op in leaves[0].consumers} == family]
+        if len(homes) == 1:
+            homes[0].append(leaf)
+    return {"stepinput_" + ident("_".join(sorted(f"{rid}_{i}" for rid, i in key))):
+            sorted(leaves, key=graph.inputs.index) for (key, _), leaves in groups.items()}
+
+
+def per_step_input_attrs(leaves):
+    """An input node standing for one input per step: ``in1 … in99 (1, 3): one per step``."""
+    attrs = input_attrs(leaves[0])
+    attrs["label"] = (f"{leaves[0].name} … {leaves[-1].name}  {shape_text(leaves[0].shape)}: "
+                      f"one per step, {len(leaves)} in all")
+    return attrs
 
 
 def _cell_for_param(p, cells):

@@ -244,6 +244,16 @@ def test_rolled_view_has_the_cell_once_and_a_strip_per_shared_weight(elman):
     assert "t → t+1, for t=1..11" in source and "12 terms, summed" in source
 
 
+def test_rolled_view_draws_a_loop_over_x_t_as_one_input(elman):
+    # The Jordan model indexes x[t] at each step: 100 input leaves, one per step.
+    source = draw(build("jordan", 100)[0], view="rolled").source
+    inputs = [n for n in node_ids(source) if n.startswith("stepinput_")]
+    assert len(inputs) == 1
+    assert "in0 … in99  (1, 3): one per step, 100 in all" in source
+    assert re.search(rf"{inputs[0]} -> op_\d+_matmul \[label=\" ×99\"\]", source)
+    assert not re.search(r"^\s*in\d+ \[", source, re.M)      # no node per step
+
+
 def test_rolled_view_names_vanishing_gradients(elman):
     source = draw(elman(steps=40, seed=2).loss, view="rolled").source
     assert "the gradient vanishes going back in time" in source
