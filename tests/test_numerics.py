@@ -129,3 +129,14 @@ def test_sigmoid_keeps_relative_accuracy_in_the_negative_tail_without_warnings(d
     left = normal & (points <= 0)
     numpy.testing.assert_allclose(x.grad.data[left], slope[left], rtol=8 * eps)
     numpy.testing.assert_allclose(x.grad.data[points > 0], slope[points > 0], rtol=0, atol=2 * eps)
+
+
+def test_the_2_norm_has_pytorchs_zero_gradient_at_a_zero_vector():
+    # sqrt(sum(x * x)) composed gives 0/0 there; PyTorch's subgradient is 0
+    x = tg.zeros(3, dtype=tg.float64, requires_grad=True)
+    x.norm().backward()
+    numpy.testing.assert_array_equal(x.grad.numpy(), numpy.zeros(3))
+    y = tg.tensor(numpy.array([[0.0, 0.0], [3.0, 4.0]]), requires_grad=True)
+    tg.linalg.vector_norm(y, dim=1).sum().backward()        # a zero row and a 3-4-5 row
+    numpy.testing.assert_array_equal(y.grad.numpy()[0], [0.0, 0.0])
+    numpy.testing.assert_allclose(y.grad.numpy()[1], [0.6, 0.8], rtol=4e-16, atol=0)

@@ -1,19 +1,21 @@
 """Norms (``torch.linalg``'s ``vector_norm``, ``matrix_norm``, ``norm``), ``dist``, and the
 functions composed from the decompositions: ``eigvalsh``, ``svdvals``, ``pinv``.
 
-The 2-norm is ``sqrt(sum(x * x))``: its gradient ``x / norm`` is nan at a
-zero vector (PyTorch gives 0 there).
+The 2-norm is one primitive, ``sqrt(sum(x * x))`` with the gradient ``x / norm``, taken as 0
+at a zero vector (PyTorch's choice) where composing ``sqrt`` and ``sum`` would give 0/0.
 """
 import builtins
 import math
 
 import numpy
 
+from ..backend import xp
 from ..errors import OpError, here
-from ..primitive import composite
+from ..primitive import composite, primitive
 from . import _references as ref
 from ._util import normalize_axes, operand
-from .elementwise import abs, cast, sqrt
+from .broadcast import unreduce
+from .elementwise import abs, cast, where
 from .linalg import matmul
 from .matrix import (_gauss_jordan, _mT, _row, _svd_sampler, _symmetric_sampler, eigh, svd)
 from .reduce import amax, amin, sum
@@ -45,6 +47,23 @@ def _lane_norm(ord_):
     return norm_of
 
 
+def _norm2_sampler(draw, s, dtype):
+    x = _away_from_ties(draw(s.array(dtype, domain="distinct")))
+    return (x,), {"axis": draw(s.axes(x.ndim)), "keepdims": draw(s.st.booleans())}
+
+
+@primitive(sampler=_norm2_sampler, reference=ref.reduction(_lane_norm(2)))
+def reduce_norm2(x, axis=None, keepdims=False):
+    """The 2-norm over ``axis``; its gradient ``x / norm`` is 0 where the norm is 0."""
+    return xp.sqrt(xp.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+@reduce_norm2.defvjp
+def _(g, out, x, axis=None, keepdims=False):
+    zero = out == 0
+    return x * unreduce(where(zero, 0.0, g / where(zero, 1.0, out)), x.shape, axis, keepdims)
+
+
 def _vector_norm_reference(x, ord=2, dim=None, keepdim=False):
     return ref.reduction(_lane_norm(ord))(x, dim, keepdim)
 
@@ -57,7 +76,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False):
     axes = normalize_axes(dim, x.ndim, "vector_norm", x)
     keep = bool(keepdim)
     if ord == 2:
-        return sqrt(sum(x * x, axes, keep))
+        return reduce_norm2(x, axis=axes, keepdims=keep)
     if ord == math.inf:
         return amax(abs(x), axes, keep)
     if ord == -math.inf:
