@@ -259,8 +259,9 @@ def per_step_inputs(graph, node_of):
                  and {op.family for op in leaves[0].consumers} == family]
         if len(homes) == 1:
             homes[0].append(leaf)
+    order = {leaf: i for i, leaf in enumerate(graph.inputs)}
     return {"stepinput_" + ident("_".join(sorted(f"{rid}_{i}" for rid, i in key))):
-            sorted(leaves, key=graph.inputs.index) for (key, _), leaves in groups.items()}
+            sorted(leaves, key=order.__getitem__) for (key, _), leaves in groups.items()}
 
 
 def per_step_input_attrs(leaves):
