@@ -265,7 +265,8 @@ def per_step_inputs(graph, node_of):
 
 
 def per_step_input_attrs(leaves):
-    """An input node standing for one input per step: ``in1 … in99 (1, 3): one per step``."""
+    """One input node standing for all the per-step inputs of a group:
+    ``in0 … in99  (1, 3): one per step, 100 in all``."""
     attrs = input_attrs(leaves[0])
     attrs["label"] = (f"{leaves[0].name} … {leaves[-1].name}  {shape_text(leaves[0].shape)}: "
                       f"one per step, {len(leaves)} in all")

@@ -244,7 +244,7 @@ def test_rolled_view_has_the_cell_once_and_a_strip_per_shared_weight(elman):
     assert "t → t+1, for t=1..11" in source and "12 terms, summed" in source
 
 
-def test_rolled_view_draws_a_loop_over_x_t_as_one_input(elman):
+def test_rolled_view_draws_a_loop_over_x_t_as_one_input():
     # The Jordan model indexes x[t] at each step: 100 input leaves, one per step.
     source = draw(build("jordan", 100)[0], view="rolled").source
     inputs = [n for n in node_ids(source) if n.startswith("stepinput_")]
